@@ -1,0 +1,3 @@
+"""neurorl: spiking and brain-inspired agents trained with RL and evolution."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""Plots of runs and comparisons (PNG files, matplotlib's non-interactive backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neurorl.errors import NeurorlError  # noqa: E402
+
+CURVES = ("center_return", "mean_return")
+
+
+def load_metrics(run_dir: Path) -> dict[str, np.ndarray]:
+    """metrics.csv as ``{column: values}``."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        raise NeurorlError(f"{run_dir} has no metrics.csv to plot")
+    data = np.genfromtxt(path, delimiter=",", names=True, ndmin=1)
+    if data.size == 0 or data.dtype.names is None:
+        raise NeurorlError(f"{path} holds no metrics yet")
+    return {name: np.atleast_1d(data[name]) for name in data.dtype.names}
+
+
+def plot_run(run_dir: Path) -> list[Path]:
+    """``plots/learning_curve.png``: returns against environment steps."""
+    metrics = load_metrics(run_dir)
+    out = run_dir / "plots"
+    out.mkdir(exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in CURVES:
+        if key in metrics:
+            ax.plot(metrics["env_steps"], metrics[key], label=key.replace("_", " "))
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(run_dir.parent.name + " / " + run_dir.name)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    path = out / "learning_curve.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def plot_comparison(curves: dict[str, list[dict[str, np.ndarray]]], path: Path, key: str = "center_return") -> Path:
+    """One figure: per experiment, the mean of ``key`` over seeds against env steps, min-max band."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, runs in curves.items():
+        end = min(run["env_steps"][-1] for run in runs)
+        grid = np.linspace(0, end, 200)
+        values = np.stack([np.interp(grid, run["env_steps"], run[key]) for run in runs])
+        ax.plot(grid, values.mean(0), label=f"{name} ({len(runs)} seeds)")
+        ax.fill_between(grid, values.min(0), values.max(0), alpha=0.2)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,120 @@
+"""The ``neurorl`` command: list, train, eval, plot, compare, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from neurorl.errors import NeurorlError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"neurorl: error: {message} (see 'neurorl --help')", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="neurorl", description="Spiking and brain-inspired agents trained with RL and evolution.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="the experiments, one line each")
+
+    train = commands.add_parser("train", help="train an experiment (default: the default experiment)")
+    train.add_argument("name", nargs="?", help="experiment name (see 'neurorl list')")
+    train.add_argument("--seed", type=int, help="training seed (config key 'seed')")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. es.population=32")
+    train.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of run folders (default: runs)")
+    train.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its latest checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = commands.add_parser("eval", help="evaluate a run's best checkpoint; writes results.json")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--episodes", type=int)
+    evaluate.add_argument("--env-seed", type=int)
+
+    plot = commands.add_parser("plot", help="regenerate a run's plots")
+    plot.add_argument("run_dir", type=Path)
+
+    compare = commands.add_parser("compare", help="train or gather runs of several experiments; table + figure")
+    compare.add_argument("names", nargs="+")
+    compare.add_argument("--seeds", type=int, default=3)
+    compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    compare.add_argument("--out", type=Path, default=Path("runs"))
+    compare.add_argument("--quiet", action="store_true")
+
+    export = commands.add_parser("export", help="export a run's best spiking policy")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--format", default="nir", help="export format (nir)")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> str:
+    """Execute one command; returns the line to print last (a path or a table)."""
+    from neurorl.config import parse_set_options
+    from neurorl.experiments import runner
+    from neurorl.experiments.registry import DEFAULT_EXPERIMENT, EXPERIMENTS
+
+    if args.command == "list":
+        width = max(map(len, EXPERIMENTS))
+        return "\n".join(
+            f"{name:<{width}}  {exp.description}{' (default)' if name == DEFAULT_EXPERIMENT else ''}"
+            for name, exp in EXPERIMENTS.items()
+        )
+    if args.command == "train":
+        if args.resume is not None:
+            if args.name or args.overrides or args.seed is not None or args.device:
+                raise NeurorlError("--resume continues a run with its saved config; give no name, --seed, --set or --device")
+            run = runner.open_run(args.resume)
+            if not run.latest.exists():
+                raise NeurorlError(f"run {args.resume} has no checkpoint to resume from")
+            return str(runner.train(run, args.quiet, resume=True))
+        overrides = parse_set_options(args.overrides)
+        if args.seed is not None:
+            overrides["seed"] = str(args.seed)
+        if args.device:
+            overrides["device"] = args.device
+        run = runner.create_run(args.name or DEFAULT_EXPERIMENT, overrides, args.out)
+        return str(runner.train(run, args.quiet))
+    if args.command == "eval":
+        run = runner.open_run(args.run_dir)
+        results = runner.evaluate(run, args.episodes, args.env_seed)["eval"]
+        print(f"test mean return {results['mean_return']:.1f} +- {results['std_return']:.1f} over {results['episodes']} episodes (env seed {results['env_seed']})")
+        return str(args.run_dir / "results.json")
+    if args.command == "plot":
+        from neurorl.analysis.plots import plot_run
+
+        runner.open_run(args.run_dir)
+        return "\n".join(str(path) for path in plot_run(args.run_dir))
+    if args.command == "compare":
+        from neurorl.experiments.compare import compare
+
+        if args.seeds < 1:
+            raise NeurorlError(f"--seeds must be >= 1, got {args.seeds}")
+        folder = compare(args.names, args.seeds, parse_set_options(args.overrides), args.out, args.quiet)
+        print((folder / "comparison.md").read_text())
+        return str(folder)
+    if args.command == "export":
+        return str(runner.export(runner.open_run(args.run_dir), args.format))
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        print(run_command(args))
+    except NeurorlError as error:
+        print(f"neurorl: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurorl: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Typed experiment configs: nested dataclasses, ``--set key=value`` overrides, YAML files.
+
+A config is a dataclass whose fields are scalars (int, float, bool, str, Literal) or nested
+dataclasses (sections). Keys are dotted paths (``es.population``). Every run writes its fully
+resolved config to ``config.yaml``; reading it back goes through the same type checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+from neurorl.errors import ConfigError
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """``{dotted.key: value}`` for every scalar field of a config dataclass."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        key = f"{prefix}{field.name}"
+        if dataclasses.is_dataclass(value):
+            out.update(flatten(value, key + "."))
+        else:
+            out[key] = value
+    return out
+
+
+def _type_name(kind: Any) -> str:
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(kind))
+    if get_origin(kind) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(kind))
+    return "none" if kind is type(None) else getattr(kind, "__name__", str(kind))
+
+
+def _coerce(key: str, raw: Any, kind: Any) -> Any:
+    """Convert ``raw`` (a string from the command line, or a YAML value) to ``kind``."""
+    origin = get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        for option in get_args(kind):
+            try:
+                return _coerce(key, raw, option)
+            except ConfigError:
+                continue
+    elif origin is Literal:
+        options = get_args(kind)
+        if raw in options:
+            return raw
+    elif kind is type(None):
+        if raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null")):
+            return None
+    elif kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return raw.lower() in ("true", "1", "yes")
+    elif kind is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return int(raw)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        if isinstance(raw, str):
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(raw, str):
+            return raw
+    raise ConfigError(f"config key '{key}' expects {_type_name(kind)}, got {raw!r}")
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    """The closest known key: same section first, then a shared prefix, then similarity."""
+    section, _, leaf = key.rpartition(".")
+
+    def score(candidate: str) -> tuple[bool, int, float]:
+        other_section, _, other_leaf = candidate.rpartition(".")
+        prefix = len(os.path.commonprefix([leaf, other_leaf]))
+        ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
+        return other_section == section, min(prefix, 3), ratio
+
+    best = max(known, key=score)
+    return f" (did you mean '{best}'?)" if score(best)[1] >= 2 or score(best)[2] >= 0.6 else ""
+
+
+def apply_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """A copy of ``config`` with dotted-key overrides applied and type-checked."""
+    known = list(flatten(config))
+    for key in overrides:
+        if key not in known:
+            raise ConfigError(f"unknown config key '{key}'{_suggest(key, known)}")
+
+    def rebuild(node: Any, prefix: str) -> Any:
+        changes = {}
+        hints = _field_types(type(node))
+        for field in dataclasses.fields(node):
+            key = f"{prefix}{field.name}"
+            value = getattr(node, field.name)
+            if dataclasses.is_dataclass(value):
+                changes[field.name] = rebuild(value, key + ".")
+            elif key in overrides:
+                changes[field.name] = _coerce(key, overrides[key], hints[field.name])
+        try:
+            return dataclasses.replace(node, **changes)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"invalid config: {error}") from None
+
+    return rebuild(config, "")
+
+
+def parse_set_options(pairs: list[str]) -> dict[str, str]:
+    """``["a.b=1", ...] -> {"a.b": "1"}``; a pair without '=' is an error."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def to_yaml(config: Any) -> str:
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+
+
+def from_mapping(data: Any, default: Any, source: str) -> Any:
+    """A config from nested ``{section: {key: value}}`` data over the experiment's default."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {source} is not a mapping of keys to values")
+
+    def flat(node: dict, prefix: str = "") -> dict[str, Any]:
+        out = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    return apply_overrides(default, flat(data))
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ConfigError(f"cannot read config {path}: {reason}") from None

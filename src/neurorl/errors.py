@@ -1,0 +1,17 @@
+"""User-facing errors: the CLI prints them as one line and exits with code 2."""
+
+
+class NeurorlError(Exception):
+    """Bad input or a state the user must act on (never a bug)."""
+
+
+class ConfigError(NeurorlError):
+    """An unknown config key, a value of the wrong type, or an impossible setting."""
+
+
+class CheckpointError(NeurorlError):
+    """A missing, corrupted or truncated checkpoint."""
+
+
+class DivergedError(NeurorlError):
+    """Training produced NaN or inf; the last good checkpoint is kept."""

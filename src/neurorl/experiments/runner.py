@@ -1,0 +1,271 @@
+"""Runs: the run folder, metrics, TensorBoard, atomic checkpoints, resume, evaluation, export.
+
+Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
+
+    config.yaml          the fully resolved config (and the experiment's name)
+    metrics.csv          one row per iteration; identical for the same config and seed on CPU
+    tensorboard/         TensorBoard event files of the same metrics
+    checkpoints/         latest.pt (trainer state) and best.pt (best policy), written atomically
+    results.json         evaluation of the best policy on fixed test seeds
+    plots/*.png          learning curve
+    policy.nir           the best spiking policy in NIR (spiking experiments only)
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from neurorl.config import apply_overrides, from_mapping, read_yaml, to_yaml
+from neurorl.core import configure_cpu
+from neurorl.errors import ConfigError, DivergedError, NeurorlError
+from neurorl.experiments.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from neurorl.experiments.registry import Experiment, get_experiment
+
+
+@dataclass
+class Run:
+    """A run folder with its experiment, resolved config and trainer."""
+
+    path: Path
+    experiment: Experiment
+    config: Any
+
+    @property
+    def latest(self) -> Path:
+        return self.path / "checkpoints" / "latest.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.path / "checkpoints" / "best.pt"
+
+    def make_trainer(self):
+        torch.manual_seed(self.config.seed)
+        return self.experiment.make_trainer(self.config)
+
+
+def resolve_config(experiment: Experiment, overrides: dict[str, Any]) -> Any:
+    return apply_overrides(experiment.default_config(), overrides)
+
+
+def check_device(device: str) -> None:
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ConfigError(f"device '{device}' is not usable here ({first_line})") from None
+
+
+def create_run(name: str, overrides: dict[str, Any], out: Path) -> Run:
+    experiment = get_experiment(name)
+    config = resolve_config(experiment, overrides)
+    check_device(config.device)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = out / name / f"{stamp}-seed{config.seed}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = out / name / f"{stamp}-seed{config.seed}-{suffix}"
+    path.mkdir(parents=True)
+    atomic_write_text(path / "config.yaml", f"experiment: {name}\n" + to_yaml(config))
+    return Run(path, experiment, config)
+
+
+def open_run(path: Path) -> Run:
+    """An existing run folder; anything else is a clear error."""
+    config_file = path / "config.yaml"
+    if not path.is_dir():
+        raise NeurorlError(f"run folder {path} does not exist")
+    if not config_file.is_file():
+        raise NeurorlError(f"{path} is not a neurorl run folder (no config.yaml)")
+    data = read_yaml(config_file)
+    if not isinstance(data, dict) or "experiment" not in data:
+        raise NeurorlError(f"{config_file} does not name its experiment")
+    experiment = get_experiment(str(data.pop("experiment")))
+    return Run(path, experiment, from_mapping(data, experiment.default_config(), str(config_file)))
+
+
+class MetricsLog:
+    """metrics.csv (append, one row per iteration) mirrored to TensorBoard."""
+
+    def __init__(self, run: Run, keep_rows: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.file = run.path / "metrics.csv"
+        rows = read_metrics(self.file)[:keep_rows]
+        self.columns: list[str] | None = list(rows[0]) if rows else None
+        if rows or self.file.exists():
+            self._rewrite(rows)
+        self.writer = SummaryWriter(str(run.path / "tensorboard"), purge_step=keep_rows + 1)
+
+    def _rewrite(self, rows: list[dict[str, str]]) -> None:
+        lines = [",".join(self.columns or [])] if rows else []
+        lines += [",".join(row[c] for c in self.columns) for row in rows]
+        atomic_write_text(self.file, "\n".join(lines) + ("\n" if lines else ""))
+
+    def append(self, metrics: dict[str, float]) -> None:
+        if self.columns is None:
+            self.columns = list(metrics)
+            self.file.write_text(",".join(self.columns) + "\n")
+        with self.file.open("a") as file:
+            file.write(",".join(repr(float(metrics[c])) for c in self.columns) + "\n")
+        step = int(metrics["iteration"])
+        for key, value in metrics.items():
+            if key != "iteration":
+                self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open() as file:
+        return list(csv.DictReader(file))
+
+
+def train(run: Run, quiet: bool, resume: bool = False) -> Path:
+    """Train until the experiment's budget or stop criterion; then evaluate, plot, export."""
+    configure_cpu()
+    trainer = run.make_trainer()
+    best_score, wall_before = -math.inf, 0.0
+    if resume:
+        state = load_checkpoint(run.latest, run.config.device)
+        trainer.load_state_dict(state["trainer"])
+        best_score, wall_before = state["best_score"], state["wall_seconds"]
+    else:
+        _save_latest(run, trainer, best_score, 0.0)
+    log = MetricsLog(run, keep_rows=trainer.iteration)
+    started = time.perf_counter()
+    show = not quiet and sys.stderr.isatty()
+    progress = tqdm(total=trainer.total_iterations, initial=trainer.iteration, disable=not show, desc=run.experiment.name)
+    try:
+        while not trainer.finished():
+            metrics = trainer.train_step()
+            bad = [key for key, value in metrics.items() if not math.isfinite(value)]
+            if bad or not trainer.parameters_finite():
+                what = ", ".join(bad) if bad else "the parameters"
+                raise DivergedError(
+                    f"training diverged at iteration {trainer.iteration} (NaN/inf in {what}); "
+                    f"stopped, last good checkpoint kept: {run.latest}"
+                )
+            log.append(metrics)
+            score = metrics[trainer.score_key]
+            if score >= best_score:
+                best_score = score
+                save_checkpoint(run.best, {"params": trainer.params(), "iteration": trainer.iteration, "score": score})
+            _save_latest(run, trainer, best_score, wall_before + time.perf_counter() - started)
+            progress.update(1)
+            progress.set_postfix({trainer.score_key: f"{score:.1f}"})
+    finally:
+        progress.close()
+        log.close()
+    state = load_checkpoint(run.latest, run.config.device)
+    finish(run, trainer, state["wall_seconds"])
+    return run.path
+
+
+def _save_latest(run: Run, trainer, best_score: float, wall_seconds: float) -> None:
+    save_checkpoint(
+        run.latest,
+        {"trainer": trainer.state_dict(), "best_score": best_score, "wall_seconds": wall_seconds},
+    )
+
+
+def finish(run: Run, trainer, wall_seconds: float) -> None:
+    """Evaluate the best policy, write results.json, plots and (if spiking) policy.nir."""
+    from neurorl.analysis.plots import plot_run
+
+    evaluate(run, trainer=trainer, train_info={
+        "env_steps": trainer.env_steps,
+        "episodes": trainer.episodes,
+        "iterations": trainer.iteration,
+        "wall_seconds": round(wall_seconds, 3),
+    })
+    plot_run(run.path)
+    if trainer.is_spiking:
+        export(run)
+
+
+def best_params(run: Run) -> torch.Tensor:
+    if not run.best.exists():
+        raise NeurorlError(f"run {run.path} has no best checkpoint yet (train it first)")
+    params = load_checkpoint(run.best, run.config.device).get("params")
+    if not isinstance(params, torch.Tensor):
+        raise NeurorlError(f"checkpoint {run.best} holds no policy parameters")
+    return params
+
+
+def evaluate(
+    run: Run,
+    episodes: int | None = None,
+    env_seed: int | None = None,
+    trainer=None,
+    train_info: dict | None = None,
+) -> dict:
+    """Evaluate the best checkpoint on env seeds env_seed, env_seed+1, ...; write results.json."""
+    configure_cpu()
+    trainer = trainer or run.make_trainer()
+    episodes = run.config.eval.episodes if episodes is None else episodes
+    env_seed = run.config.eval.env_seed if env_seed is None else env_seed
+    if episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {episodes}")
+    params = best_params(run)
+    if params.shape != trainer.params().shape:
+        raise NeurorlError(f"checkpoint {run.best} does not match the run's network (shape {tuple(params.shape)})")
+    returns, stats = trainer.evaluate(params, episodes, env_seed)
+    results_file = run.path / "results.json"
+    previous = _read_json(results_file)
+    results = {
+        "experiment": run.experiment.name,
+        "seed": run.config.seed,
+        "eval": {
+            "mean_return": float(np.mean(returns)),
+            "std_return": float(np.std(returns)),
+            "median_return": float(np.median(returns)),
+            "min_return": float(np.min(returns)),
+            "max_return": float(np.max(returns)),
+            "episodes": episodes,
+            "env_seed": env_seed,
+            "checkpoint": "best",
+            **stats,
+        },
+        "train": train_info or previous.get("train", {}),
+    }
+    write_json(results_file, results)
+    return results
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def export(run: Run, fmt: str = "nir") -> Path:
+    """Write the best policy to ``RUN_DIR/policy.nir``."""
+    if fmt != "nir":
+        raise ConfigError(f"unknown export format '{fmt}' (known: nir)")
+    from neurorl.export.nir import write_graph
+
+    trainer = run.make_trainer()
+    graph = trainer.to_nir(best_params(run))
+    if graph is None:
+        raise NeurorlError(f"run {run.path} ({run.experiment.name}) has no spiking policy to export")
+    path = run.path / "policy.nir"
+    write_graph(path, graph)
+    return path

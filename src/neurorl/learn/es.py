@@ -1,0 +1,106 @@
+"""Evolution strategies over a flat parameter vector, with the population as a tensor dimension.
+
+Two variants share one ask/tell loop:
+
+* ``openai``: Salimans et al. 2017. Members ``w + sigma * eps_i``, eps ~ N(0, I), optionally
+  antithetic (+eps, -eps pairs); gradient ``g = sum_i F_i eps_i / (P sigma)`` with shaped
+  fitness F (centred ranks); the step is taken by a torch optimiser (Adam by default).
+* ``multiplicative``: Haşegan et al. 2022. Members ``w * (1 + eps_i)``, eps ~ N(0, sigma^2)
+  clipped at ``noise_floor``; ``w <- w * (1 + lr * mean_i(F_i eps_i))`` with z-scored
+  fitness F (the paper: P 10, sigma 0.1, lr 1.0, plain SGD).
+
+The caller evaluates the members (e.g. as one batched tensor program) and calls ``tell``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class ESConfig:
+    variant: Literal["openai", "multiplicative"] = "openai"
+    population: int = 64
+    sigma: float = 0.1
+    learning_rate: float = 0.03
+    optimizer: Literal["adam", "sgd"] = "adam"
+    antithetic: bool = True
+    fitness_shaping: Literal["centered_ranks", "zscore"] = "centered_ranks"
+    weight_decay: float = 0.0
+    noise_floor: float = -0.8
+
+    def __post_init__(self) -> None:
+        if self.population < 2:
+            raise ValueError(f"es.population must be >= 2, got {self.population}")
+        if self.antithetic and self.population % 2:
+            raise ValueError(f"es.population must be even with antithetic sampling, got {self.population}")
+        if self.sigma <= 0:
+            raise ValueError(f"es.sigma must be > 0, got {self.sigma}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"es.learning_rate must be > 0, got {self.learning_rate}")
+
+
+def centered_ranks(fitness: Tensor) -> Tensor:
+    """Ranks scaled to [-0.5, 0.5] (ties broken by order); robust to outliers and scale."""
+    ranks = torch.empty_like(fitness)
+    ranks[fitness.argsort(stable=True)] = torch.arange(len(fitness), dtype=fitness.dtype, device=fitness.device)
+    return ranks / (len(fitness) - 1) - 0.5
+
+
+def zscore(fitness: Tensor) -> Tensor:
+    """(F - mean) / std; all-equal fitness gives zeros (no update)."""
+    std = fitness.std()
+    return torch.zeros_like(fitness) if std == 0 else (fitness - fitness.mean()) / std
+
+
+class EvolutionStrategy:
+    """``members = es.ask(generator)`` -> evaluate -> ``es.tell(fitness)``; ``es.center`` is the mean."""
+
+    def __init__(self, center: Tensor, config: ESConfig) -> None:
+        self.config = config
+        self.center = torch.nn.Parameter(center.detach().clone(), requires_grad=False)
+        optimiser = torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD
+        self.optimiser = optimiser([self.center], lr=config.learning_rate, weight_decay=config.weight_decay)
+        self._noise: Tensor | None = None
+
+    def ask(self, generator: torch.Generator) -> Tensor:
+        """Sample the population ``[P, D]`` (noise drawn on CPU from ``generator``)."""
+        config, dim = self.config, self.center.shape[0]
+        half = config.population // 2 if config.antithetic else config.population
+        noise = torch.randn(half, dim, generator=generator).to(self.center.device)
+        if config.antithetic:
+            noise = torch.cat([noise, -noise])
+        if config.variant == "openai":
+            self._noise = noise
+            return self.center.detach() + config.sigma * noise
+        self._noise = (config.sigma * noise).clamp(min=config.noise_floor)
+        return self.center.detach() * (1.0 + self._noise)
+
+    def tell(self, fitness: Tensor) -> dict[str, float]:
+        """Update the centre from the members' fitness ``[P]`` (higher is better)."""
+        if self._noise is None:
+            raise RuntimeError("tell() called before ask()")
+        config = self.config
+        shaped = centered_ranks(fitness) if config.fitness_shaping == "centered_ranks" else zscore(fitness)
+        weighted = shaped.to(self._noise) @ self._noise / len(fitness)
+        if config.variant == "openai":
+            ascent = weighted / config.sigma
+        else:
+            ascent = self.center.detach() * weighted
+        self.center.grad = -ascent
+        self.optimiser.step()
+        self._noise = None
+        return {"grad_norm": float(ascent.norm()), "center_norm": float(self.center.detach().norm())}
+
+    def state_dict(self) -> dict:
+        return {"center": self.center.detach().clone(), "optimiser": copy.deepcopy(self.optimiser.state_dict())}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.center.copy_(state["center"])
+        self.optimiser.load_state_dict(state["optimiser"])

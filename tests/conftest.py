@@ -1,0 +1,42 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neurorl.cli import main
+
+# A tiny budget of the default experiment: a few seconds per run.
+SMALL = [
+    "--set", "train.generations=3",
+    "--set", "es.population=8",
+    "--set", "train.episodes_per_member=2",
+    "--set", "eval.episodes=5",
+]
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``neurorl ARGS`` in-process: (exit code, stdout lines, stderr)."""
+
+    def run(*args: str) -> tuple[int, list[str], str]:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out.strip().splitlines(), captured.err
+
+    return run
+
+
+def run_neurorl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real ``neurorl`` command in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "neurorl", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """One finished small run of the default experiment, shared by read-only tests."""
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", "--quiet", "--out", str(out), "--seed", "3", *SMALL]) == 0
+    return next((out / "cartpole-snn-es").iterdir())

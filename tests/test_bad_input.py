@@ -1,0 +1,114 @@
+"""Bad input: one clear line on stderr, exit code 2, no traceback, nothing lost."""
+
+import shutil
+
+import pytest
+import torch
+
+from conftest import SMALL, run_neurorl
+
+
+def assert_clean_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("neurorl: error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_unknown_experiment_suggests_closest(cli, tmp_path):
+    code, _, err = cli("train", "cartpole-snn-esx", "--out", tmp_path)
+    assert_clean_error(code, err, "unknown experiment 'cartpole-snn-esx'", "did you mean 'cartpole-snn-es'")
+    assert not tmp_path.joinpath("cartpole-snn-esx").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("es.popsize=8", ["unknown config key 'es.popsize'", "did you mean 'es.population'"]),
+        ("es.population=eight", ["config key 'es.population' expects int", "'eight'"]),
+        ("net.reset=zero", ["config key 'net.reset' expects one of 'soft', 'hard'"]),
+        ("es.population=0", ["es.population must be >= 2"]),
+        ("net.beta=2", ["net.beta", "[0, 1]"]),
+        ("es.population", ["--set expects key=value"]),
+        ("env_id=Pendulum-v1", ["needs a discrete action space"]),
+        ("env_id=NoSuchEnv-v0", ["env_id 'NoSuchEnv-v0'"]),
+        ("device=nosuchdevice", ["device 'nosuchdevice'"]),
+    ],
+)
+def test_bad_set_values(cli, tmp_path, override, fragments):
+    code, _, err = cli("train", "--quiet", "--out", tmp_path, "--set", override)
+    assert_clean_error(code, err, *fragments)
+
+
+def test_argparse_errors_are_one_line(tmp_path):
+    result = run_neurorl("train", "--seed", "x")
+    assert_clean_error(result.returncode, result.stderr, "--seed")
+
+
+@pytest.mark.parametrize("command", ["eval", "plot", "export"])
+def test_missing_and_non_run_folders(cli, tmp_path, command):
+    code, _, err = cli(command, tmp_path / "nope")
+    assert_clean_error(code, err, "does not exist")
+    code, _, err = cli(command, tmp_path)
+    assert_clean_error(code, err, "is not a neurorl run folder")
+
+
+def test_resume_of_a_non_run_folder(cli, tmp_path):
+    code, _, err = cli("train", "--resume", tmp_path)
+    assert_clean_error(code, err, "is not a neurorl run folder")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupted_checkpoint(cli, small_run, tmp_path, damage):
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    best = run / "checkpoints" / "best.pt"
+    data = best.read_bytes()
+    best.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
+    results_before = (run / "results.json").read_text()
+    code, _, err = cli("eval", run)
+    assert_clean_error(code, err, "checkpoint", "best.pt", "corrupted or truncated")
+    assert (run / "results.json").read_text() == results_before
+
+
+def test_resume_with_corrupted_latest(cli, small_run, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    latest = run / "checkpoints" / "latest.pt"
+    latest.write_bytes(latest.read_bytes()[:100])
+    code, _, err = cli("train", "--resume", run)
+    assert_clean_error(code, err, "latest.pt", "corrupted or truncated")
+
+
+def test_checkpoint_with_pickled_code_is_refused(cli, small_run, tmp_path):
+    import pickle
+
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    with open(run / "checkpoints" / "best.pt", "wb") as file:
+        pickle.dump({"params": shutil.rmtree}, file)  # would be callable if unpickled freely
+    code, _, err = cli("eval", run)
+    assert_clean_error(code, err, "corrupted or truncated")
+
+
+def test_export_of_a_non_spiking_run(cli, tmp_path):
+    code, lines, _ = cli("train", "cartpole-ann-es", "--quiet", "--out", tmp_path, *SMALL)
+    assert code == 0
+    code, _, err = cli("export", lines[-1])
+    assert_clean_error(code, err, "has no spiking policy to export")
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli, tmp_path):
+    code, _, err = cli("train", "--quiet", "--out", tmp_path, *SMALL, "--set", "es.learning_rate=1e39", "--set", "es.optimizer=sgd")
+    assert_clean_error(code, err, "diverged", "last good checkpoint kept")
+    run = next((tmp_path / "cartpole-snn-es").iterdir())
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert torch.isfinite(state["trainer"]["es"]["center"]).all()
+    assert (run / "config.yaml").is_file()
+
+
+def test_bad_eval_episodes(cli, small_run):
+    code, _, err = cli("eval", small_run, "--episodes", "0")
+    assert_clean_error(code, err, "--episodes must be >= 1")

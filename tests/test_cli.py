@@ -1,0 +1,111 @@
+import json
+from pathlib import Path
+
+import nir
+import yaml
+
+from conftest import SMALL, run_neurorl
+
+RESULT_KEYS = ["mean_return", "std_return", "median_return", "episodes", "env_seed"]
+
+
+def test_list_names_every_experiment(cli):
+    code, lines, _ = cli("list")
+    assert code == 0
+    names = [line.split()[0] for line in lines]
+    assert "cartpole-snn-es" in names and "cartpole-ann-es" in names
+    assert any("(default)" in line for line in lines)
+
+
+def test_train_writes_a_complete_run_folder(small_run: Path):
+    for name in ["config.yaml", "metrics.csv", "results.json", "checkpoints/latest.pt", "checkpoints/best.pt", "plots/learning_curve.png", "policy.nir"]:
+        assert (small_run / name).is_file(), name
+    assert list((small_run / "tensorboard").glob("events.out.tfevents.*"))
+    config = yaml.safe_load((small_run / "config.yaml").read_text())
+    assert config["experiment"] == "cartpole-snn-es" and config["seed"] == 3
+    assert config["es"]["population"] == 8 and config["net"]["beta"] == 0.8  # resolved: defaults too
+    rows = (small_run / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("iteration,env_steps,episodes") and len(rows) == 1 + 3
+    results = json.loads((small_run / "results.json").read_text())
+    assert results["experiment"] == "cartpole-snn-es" and results["seed"] == 3
+    assert all(key in results["eval"] for key in RESULT_KEYS)
+    assert results["eval"]["episodes"] == 5 and results["eval"]["env_seed"] == 42
+    assert results["train"]["env_steps"] > 0 and results["train"]["episodes"] == 3 * 9 * 2
+    assert results["train"]["wall_seconds"] > 0
+    graph = nir.read(small_run / "policy.nir")
+    assert any(isinstance(node, nir.LIF) for node in graph.nodes.values())
+
+
+def test_train_prints_the_run_folder_last(tmp_path):
+    result = run_neurorl("train", "--out", tmp_path, "--seed", "1", *SMALL)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert Path(last).is_dir() and Path(last).parent == tmp_path / "cartpole-snn-es"
+    assert Path(last).name.endswith("-seed1")
+    assert "Traceback" not in result.stderr
+
+
+def test_same_config_and_seed_give_the_same_metrics(cli, tmp_path):
+    folders = []
+    for out in ("a", "b"):
+        code, lines, _ = cli("train", "--quiet", "--out", tmp_path / out, "--seed", "5", *SMALL)
+        assert code == 0
+        folders.append(Path(lines[-1]))
+    first, second = ((f / "metrics.csv").read_text() for f in folders)
+    assert first == second
+    results = [json.loads((f / "results.json").read_text())["eval"] for f in folders]
+    assert results[0] == results[1]
+
+
+def test_other_seed_gives_other_metrics(cli, tmp_path, small_run):
+    code, lines, _ = cli("train", "--quiet", "--out", tmp_path, "--seed", "4", *SMALL)
+    assert code == 0
+    assert (Path(lines[-1]) / "metrics.csv").read_text() != (small_run / "metrics.csv").read_text()
+
+
+def test_eval_uses_given_episodes_and_seed(cli, small_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    code, lines, _ = cli("eval", run, "--episodes", "7", "--env-seed", "123")
+    assert code == 0 and lines[-1] == str(run / "results.json")
+    results = json.loads((run / "results.json").read_text())
+    assert results["eval"]["episodes"] == 7 and results["eval"]["env_seed"] == 123
+    assert results["train"]["env_steps"] > 0  # training info is kept
+
+
+def test_plot_regenerates(cli, small_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    (run / "plots" / "learning_curve.png").unlink()
+    code, lines, _ = cli("plot", run)
+    assert code == 0 and Path(lines[-1]).is_file()
+
+
+def test_export_writes_policy_nir(cli, small_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    (run / "policy.nir").unlink()
+    code, lines, _ = cli("export", run, "--format", "nir")
+    assert code == 0 and lines[-1] == str(run / "policy.nir")
+    assert isinstance(nir.read(run / "policy.nir"), nir.NIRGraph)
+
+
+def test_compare_trains_then_reuses_runs(cli, tmp_path):
+    args = ["compare", "cartpole-snn-es", "cartpole-ann-es", "--seeds", "2", "--out", tmp_path, "--quiet", *SMALL]
+    code, lines, _ = cli(*args)
+    assert code == 0
+    folder = Path(lines[-1])
+    table = (folder / "comparison.md").read_text()
+    assert "| cartpole-snn-es | 2 |" in table and "| cartpole-ann-es | 2 |" in table
+    assert (folder / "comparison.png").stat().st_size > 1000
+    runs_before = sorted(p.name for p in (tmp_path / "cartpole-snn-es").iterdir())
+    assert len(runs_before) == 2
+    code, lines, _ = cli(*args)  # the same config and seeds: gathered, not retrained
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "cartpole-snn-es").iterdir()) == runs_before
