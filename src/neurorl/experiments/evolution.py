@@ -30,12 +30,12 @@ class NetConfig:
     kind: Literal["spiking", "relu"] = "spiking"
     hidden: int = 16
     hidden_layers: int = 1
-    neurons_per_action: int = 1
+    neurons_per_action: int = 4
     steps: int = 8
     beta: float = 0.8
     threshold: float = 1.0
     reset: Literal["soft", "hard"] = "soft"
-    input_gain: float = 1.0
+    input_gain: float = 4.0
     tie: Literal["random", "first"] = "random"
 
     def __post_init__(self) -> None:
@@ -52,7 +52,7 @@ class NetConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    generations: int = 60
+    generations: int = 100
     episodes_per_member: int = 5
     stop_return: float | None = 500.0  # stop when the centre's mean return reaches this
 
