@@ -8,10 +8,14 @@ from neurorl.cli import main
 
 # A tiny budget of the default experiment: a few seconds per run.
 SMALL = [
-    "--set", "train.generations=3",
-    "--set", "es.population=8",
-    "--set", "train.episodes_per_member=2",
-    "--set", "eval.episodes=5",
+    "--set",
+    "train.generations=3",
+    "--set",
+    "es.population=8",
+    "--set",
+    "train.episodes_per_member=2",
+    "--set",
+    "eval.episodes=5",
 ]
 
 
@@ -30,7 +34,10 @@ def cli(capsys):
 def run_neurorl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real ``neurorl`` command in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "neurorl", *map(str, args)], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "neurorl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 import torch
-
 from conftest import SMALL, run_neurorl
 
 
@@ -19,7 +18,9 @@ def assert_clean_error(code: int, err: str, *fragments: str) -> None:
 
 def test_unknown_experiment_suggests_closest(cli, tmp_path):
     code, _, err = cli("train", "cartpole-snn-esx", "--out", tmp_path)
-    assert_clean_error(code, err, "unknown experiment 'cartpole-snn-esx'", "did you mean 'cartpole-snn-es'")
+    assert_clean_error(
+        code, err, "unknown experiment 'cartpole-snn-esx'", "did you mean 'cartpole-snn-es'"
+    )
     assert not tmp_path.joinpath("cartpole-snn-esx").exists()
 
 
@@ -66,7 +67,11 @@ def test_corrupted_checkpoint(cli, small_run, tmp_path, damage):
     shutil.copytree(small_run, run)
     best = run / "checkpoints" / "best.pt"
     data = best.read_bytes()
-    best.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[damage])
+    best.write_bytes(
+        {"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10, "empty": b""}[
+            damage
+        ]
+    )
     results_before = (run / "results.json").read_text()
     code, _, err = cli("eval", run)
     assert_clean_error(code, err, "checkpoint", "best.pt", "corrupted or truncated")
@@ -101,7 +106,17 @@ def test_export_of_a_non_spiking_run(cli, tmp_path):
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli, tmp_path):
-    code, _, err = cli("train", "--quiet", "--out", tmp_path, *SMALL, "--set", "es.learning_rate=1e39", "--set", "es.optimizer=sgd")
+    code, _, err = cli(
+        "train",
+        "--quiet",
+        "--out",
+        tmp_path,
+        *SMALL,
+        "--set",
+        "es.learning_rate=1e39",
+        "--set",
+        "es.optimizer=sgd",
+    )
     assert_clean_error(code, err, "diverged", "last good checkpoint kept")
     run = next((tmp_path / "cartpole-snn-es").iterdir())
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)

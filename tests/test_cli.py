@@ -3,7 +3,6 @@ from pathlib import Path
 
 import nir
 import yaml
-
 from conftest import SMALL, run_neurorl
 
 RESULT_KEYS = ["mean_return", "std_return", "median_return", "episodes", "env_seed"]
@@ -18,12 +17,22 @@ def test_list_names_every_experiment(cli):
 
 
 def test_train_writes_a_complete_run_folder(small_run: Path):
-    for name in ["config.yaml", "metrics.csv", "results.json", "checkpoints/latest.pt", "checkpoints/best.pt", "plots/learning_curve.png", "policy.nir"]:
+    for name in [
+        "config.yaml",
+        "metrics.csv",
+        "results.json",
+        "checkpoints/latest.pt",
+        "checkpoints/best.pt",
+        "plots/learning_curve.png",
+        "policy.nir",
+    ]:
         assert (small_run / name).is_file(), name
     assert list((small_run / "tensorboard").glob("events.out.tfevents.*"))
     config = yaml.safe_load((small_run / "config.yaml").read_text())
     assert config["experiment"] == "cartpole-snn-es" and config["seed"] == 3
-    assert config["es"]["population"] == 8 and config["net"]["beta"] == 0.8  # resolved: defaults too
+    assert (
+        config["es"]["population"] == 8 and config["net"]["beta"] == 0.8
+    )  # resolved: defaults too
     rows = (small_run / "metrics.csv").read_text().strip().splitlines()
     assert rows[0].startswith("iteration,env_steps,episodes") and len(rows) == 1 + 3
     results = json.loads((small_run / "results.json").read_text())
@@ -97,7 +106,17 @@ def test_export_writes_policy_nir(cli, small_run, tmp_path):
 
 
 def test_compare_trains_then_reuses_runs(cli, tmp_path):
-    args = ["compare", "cartpole-snn-es", "cartpole-ann-es", "--seeds", "2", "--out", tmp_path, "--quiet", *SMALL]
+    args = [
+        "compare",
+        "cartpole-snn-es",
+        "cartpole-ann-es",
+        "--seeds",
+        "2",
+        "--out",
+        tmp_path,
+        "--quiet",
+        *SMALL,
+    ]
     code, lines, _ = cli(*args)
     assert code == 0
     folder = Path(lines[-1])

@@ -6,20 +6,35 @@ from neurorl.experiments.evolution import EvolutionConfig
 
 
 def test_overrides_are_typed_and_nested():
-    config = apply_overrides(EvolutionConfig(), {"es.population": "32", "net.beta": "0.5", "es.antithetic": "false", "train.stop_return": "none"})
+    config = apply_overrides(
+        EvolutionConfig(),
+        {
+            "es.population": "32",
+            "net.beta": "0.5",
+            "es.antithetic": "false",
+            "train.stop_return": "none",
+        },
+    )
     assert config.es.population == 32 and config.net.beta == 0.5
     assert config.es.antithetic is False and config.train.stop_return is None
     assert EvolutionConfig().es.population == 64  # the default is untouched
 
 
 def test_unknown_key_suggests_the_closest():
-    with pytest.raises(ConfigError, match=r"unknown config key 'es.popsize' \(did you mean 'es.population'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'es.popsize' \(did you mean 'es.population'\?\)"
+    ):
         apply_overrides(EvolutionConfig(), {"es.popsize": "3"})
 
 
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
-    [("es.population", "many", "expects int"), ("net.beta", "x", "expects float"), ("net.reset", "zero", "expects one of 'soft', 'hard'"), ("es.antithetic", "maybe", "expects bool")],
+    [
+        ("es.population", "many", "expects int"),
+        ("net.beta", "x", "expects float"),
+        ("net.reset", "zero", "expects one of 'soft', 'hard'"),
+        ("es.antithetic", "maybe", "expects bool"),
+    ],
 )
 def test_wrong_type_names_key_and_type(key, value, expected):
     with pytest.raises(ConfigError, match=rf"config key '{key}' {expected}"):
@@ -27,9 +42,9 @@ def test_wrong_type_names_key_and_type(key, value, expected):
 
 
 def test_impossible_values_are_rejected():
-    with pytest.raises(ConfigError, match="net.beta"):
+    with pytest.raises(ConfigError, match=r"net\.beta"):
         apply_overrides(EvolutionConfig(), {"net.beta": "1.5"})
-    with pytest.raises(ConfigError, match="es.population must be >= 2"):
+    with pytest.raises(ConfigError, match=r"es\.population must be >= 2"):
         apply_overrides(EvolutionConfig(), {"es.population": "0"})
 
 

@@ -11,7 +11,9 @@ def test_fitness_shaping():
     assert torch.equal(zscore(torch.ones(4)), torch.zeros(4))
 
 
-def _optimise(config: ESConfig, start: torch.Tensor, target: torch.Tensor, generations: int) -> torch.Tensor:
+def _optimise(
+    config: ESConfig, start: torch.Tensor, target: torch.Tensor, generations: int
+) -> torch.Tensor:
     es = EvolutionStrategy(start, config)
     generator = torch.Generator().manual_seed(0)
     for _ in range(generations):
@@ -30,7 +32,15 @@ def test_openai_es_minimises_a_sphere():
 def test_multiplicative_es_scales_weights_towards_target():
     # The paper's rule moves each weight by a factor: positive targets from positive starts.
     target = torch.tensor([2.0, 0.5, 1.5])
-    config = ESConfig(variant="multiplicative", population=10, sigma=0.1, learning_rate=1.0, optimizer="sgd", antithetic=False, fitness_shaping="zscore")
+    config = ESConfig(
+        variant="multiplicative",
+        population=10,
+        sigma=0.1,
+        learning_rate=1.0,
+        optimizer="sgd",
+        antithetic=False,
+        fitness_shaping="zscore",
+    )
     center = _optimise(config, torch.ones(3), target, 300)
     assert (center - target).norm() < 0.2
 

@@ -9,10 +9,22 @@ import time
 from pathlib import Path
 
 import torch
-
 from conftest import run_neurorl
 
-BUDGET = ["--set", "train.generations=8", "--set", "es.population=8", "--set", "train.episodes_per_member=2", "--set", "eval.episodes=5", "--set", "train.stop_return=none", "--seed", "11"]
+BUDGET = [
+    "--set",
+    "train.generations=8",
+    "--set",
+    "es.population=8",
+    "--set",
+    "train.episodes_per_member=2",
+    "--set",
+    "eval.episodes=5",
+    "--set",
+    "train.stop_return=none",
+    "--seed",
+    "11",
+]
 
 
 def _without_wall(results: dict) -> dict:
@@ -24,7 +36,20 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     assert reference.returncode == 0, reference.stderr
     reference_dir = Path(reference.stdout.strip().splitlines()[-1])
 
-    process = subprocess.Popen([sys.executable, "-m", "neurorl", "train", "--quiet", "--out", str(tmp_path / "killed"), *BUDGET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "neurorl",
+            "train",
+            "--quiet",
+            "--out",
+            str(tmp_path / "killed"),
+            *BUDGET,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 90
     latest = None
     while time.time() < deadline:

@@ -18,21 +18,45 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="neurorl", description="Spiking and brain-inspired agents trained with RL and evolution.")
+    parser = _Parser(
+        prog="neurorl",
+        description="Spiking and brain-inspired agents trained with RL and evolution.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("list", help="the experiments, one line each")
 
-    train = commands.add_parser("train", help="train an experiment (default: the default experiment)")
+    train = commands.add_parser(
+        "train", help="train an experiment (default: the default experiment)"
+    )
     train.add_argument("name", nargs="?", help="experiment name (see 'neurorl list')")
     train.add_argument("--seed", type=int, help="training seed (config key 'seed')")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. es.population=32")
-    train.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of run folders (default: runs)")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. es.population=32",
+    )
+    train.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs"),
+        help="parent folder of run folders (default: runs)",
+    )
     train.add_argument("--device", help="torch device, e.g. cpu or cuda")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its latest checkpoint")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its latest checkpoint",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    evaluate = commands.add_parser("eval", help="evaluate a run's best checkpoint; writes results.json")
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a run's best checkpoint; writes results.json"
+    )
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int)
     evaluate.add_argument("--env-seed", type=int)
@@ -40,10 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="regenerate a run's plots")
     plot.add_argument("run_dir", type=Path)
 
-    compare = commands.add_parser("compare", help="train or gather runs of several experiments; table + figure")
+    compare = commands.add_parser(
+        "compare", help="train or gather runs of several experiments; table + figure"
+    )
     compare.add_argument("names", nargs="+")
     compare.add_argument("--seeds", type=int, default=3)
-    compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    compare.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+    )
     compare.add_argument("--out", type=Path, default=Path("runs"))
     compare.add_argument("--quiet", action="store_true")
 
@@ -62,13 +90,16 @@ def run_command(args: argparse.Namespace) -> str:
     if args.command == "list":
         width = max(map(len, EXPERIMENTS))
         return "\n".join(
-            f"{name:<{width}}  {exp.description}{' (default)' if name == DEFAULT_EXPERIMENT else ''}"
+            f"{name:<{width}}  {exp.description}" + (" (default)" * (name == DEFAULT_EXPERIMENT))
             for name, exp in EXPERIMENTS.items()
         )
     if args.command == "train":
         if args.resume is not None:
             if args.name or args.overrides or args.seed is not None or args.device:
-                raise NeurorlError("--resume continues a run with its saved config; give no name, --seed, --set or --device")
+                raise NeurorlError(
+                    "--resume continues a run with its saved config; "
+                    "give no name, --seed, --set or --device"
+                )
             run = runner.open_run(args.resume)
             if not run.latest.exists():
                 raise NeurorlError(f"run {args.resume} has no checkpoint to resume from")
@@ -83,7 +114,10 @@ def run_command(args: argparse.Namespace) -> str:
     if args.command == "eval":
         run = runner.open_run(args.run_dir)
         results = runner.evaluate(run, args.episodes, args.env_seed)["eval"]
-        print(f"test mean return {results['mean_return']:.1f} +- {results['std_return']:.1f} over {results['episodes']} episodes (env seed {results['env_seed']})")
+        print(
+            f"test mean return {results['mean_return']:.1f} +- {results['std_return']:.1f} "
+            f"over {results['episodes']} episodes (env seed {results['env_seed']})"
+        )
         return str(args.run_dir / "results.json")
     if args.command == "plot":
         from neurorl.analysis.plots import plot_run
@@ -95,7 +129,9 @@ def run_command(args: argparse.Namespace) -> str:
 
         if args.seeds < 1:
             raise NeurorlError(f"--seeds must be >= 1, got {args.seeds}")
-        folder = compare(args.names, args.seeds, parse_set_options(args.overrides), args.out, args.quiet)
+        folder = compare(
+            args.names, args.seeds, parse_set_options(args.overrides), args.out, args.quiet
+        )
         print((folder / "comparison.md").read_text())
         return str(folder)
     if args.command == "export":
@@ -109,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         print(run_command(args))
     except NeurorlError as error:
         print(f"neurorl: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an unwritable --out, a full disk: the user's to fix
+        print(f"neurorl: error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("neurorl: interrupted", file=sys.stderr)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import types
 import typing
 from pathlib import Path
@@ -82,9 +81,8 @@ def _coerce(key: str, raw: Any, kind: Any) -> Any:
                 return float(raw)
             except ValueError:
                 pass
-    elif kind is str:
-        if isinstance(raw, str):
-            return raw
+    elif kind is str and isinstance(raw, str):
+        return raw
     raise ConfigError(f"config key '{key}' expects {_type_name(kind)}, got {raw!r}")
 
 
@@ -94,7 +92,10 @@ def _suggest(key: str, known: list[str]) -> str:
 
     def score(candidate: str) -> tuple[bool, int, float]:
         other_section, _, other_leaf = candidate.rpartition(".")
-        prefix = len(os.path.commonprefix([leaf, other_leaf]))
+        prefix = next(
+            (i for i, (a, b) in enumerate(zip(leaf, other_leaf, strict=False)) if a != b),
+            min(len(leaf), len(other_leaf)),
+        )
         ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
         return other_section == section, min(prefix, 3), ratio
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from neurorl.errors import NeurorlError  # noqa: E402
+from neurorl.errors import NeurorlError
 
 CURVES = ("center_return", "mean_return")
 
@@ -47,8 +47,10 @@ def plot_run(run_dir: Path) -> list[Path]:
     return [path]
 
 
-def plot_comparison(curves: dict[str, list[dict[str, np.ndarray]]], path: Path, key: str = "center_return") -> Path:
-    """One figure: per experiment, the mean of ``key`` over seeds against env steps, min-max band."""
+def plot_comparison(
+    curves: dict[str, list[dict[str, np.ndarray]]], path: Path, key: str = "center_return"
+) -> Path:
+    """Per experiment, the mean of ``key`` over seeds against env steps, with a min-max band."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, runs in curves.items():
         end = min(run["env_steps"][-1] for run in runs)

@@ -61,7 +61,7 @@ class _SpikeFunction(torch.autograd.Function):
 
 @dataclass(frozen=True)
 class Surrogate:
-    """A spike nonlinearity: ``Surrogate("fast_sigmoid", 25.0)(v - threshold)`` -> spikes in {0, 1}."""
+    """A spike nonlinearity: ``Surrogate("fast_sigmoid", 25.0)(v - threshold)`` -> {0, 1}."""
 
     name: str = "fast_sigmoid"
     slope: float = 25.0

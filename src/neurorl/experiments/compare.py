@@ -27,7 +27,9 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
     return None
 
 
-def compare(names: list[str], seeds: int, overrides: dict[str, Any], out: Path, quiet: bool) -> Path:
+def compare(
+    names: list[str], seeds: int, overrides: dict[str, Any], out: Path, quiet: bool
+) -> Path:
     """Train (or reuse) ``seeds`` runs per experiment; write comparison.md and comparison.png."""
     experiments = [get_experiment(name) for name in names]
     runs: dict[str, list[Path]] = {}
@@ -45,7 +47,8 @@ def compare(names: list[str], seeds: int, overrides: dict[str, Any], out: Path, 
     lines = [
         f"# Comparison over seeds 0..{seeds - 1}",
         "",
-        "| experiment | seeds | mean | std | median | per seed (test mean return) | env steps (mean) |",
+        "| experiment | seeds | mean | std | median | per seed (test mean return) "
+        "| env steps (mean) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, paths in runs.items():
@@ -59,7 +62,11 @@ def compare(names: list[str], seeds: int, overrides: dict[str, Any], out: Path, 
         )
     episodes = results[0]["eval"]["episodes"]
     env_seed = results[0]["eval"]["env_seed"]
-    lines += ["", f"Test: {episodes} episodes from env seed {env_seed}, best checkpoint of each run.", ""]
+    lines += [
+        "",
+        f"Test: {episodes} episodes from env seed {env_seed}, best checkpoint of each run.",
+        "",
+    ]
     lines += ["Runs:", *[f"- {path}" for paths in runs.values() for path in paths], ""]
     atomic_write_text(folder / "comparison.md", "\n".join(lines))
     curves = {name: [load_metrics(path) for path in paths] for name, paths in runs.items()}

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from neurorl.errors import NeurorlError
-from neurorl.experiments.evolution import EvolutionConfig, EvolutionTrainer, NetConfig
+from neurorl.experiments.evolution import EvolutionConfig, EvolutionTrainer
+from neurorl.nets.policies import MLPPolicyConfig
 
 DEFAULT_EXPERIMENT = "cartpole-snn-es"
 
@@ -30,14 +31,15 @@ EXPERIMENTS: dict[str, Experiment] = {
     for experiment in [
         Experiment(
             "cartpole-snn-es",
-            "CartPole-v1, small LIF network (two-neuron input, spike-count vote) evolved by OpenAI-ES",
+            "CartPole-v1, small LIF network (two-neuron input, spike-count vote) "
+            "evolved by OpenAI-ES",
             EvolutionConfig,
             EvolutionTrainer,
         ),
         Experiment(
             "cartpole-ann-es",
             "CartPole-v1, the same layers as ReLU units (ANN baseline) evolved by the same ES",
-            lambda: dataclasses.replace(EvolutionConfig(), net=NetConfig(kind="relu")),
+            lambda: dataclasses.replace(EvolutionConfig(), net=MLPPolicyConfig(kind="relu")),
             EvolutionTrainer,
         ),
     ]

@@ -23,13 +23,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from neurorl.config import apply_overrides, from_mapping, read_yaml, to_yaml
 from neurorl.core import configure_cpu
 from neurorl.errors import ConfigError, DivergedError, NeurorlError
-from neurorl.experiments.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from neurorl.experiments.checkpoint import (
+    atomic_write_text,
+    load_checkpoint,
+    save_checkpoint,
+    write_json,
+)
 from neurorl.experiments.registry import Experiment, get_experiment
 
 
@@ -149,7 +153,12 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     log = MetricsLog(run, keep_rows=trainer.iteration)
     started = time.perf_counter()
     show = not quiet and sys.stderr.isatty()
-    progress = tqdm(total=trainer.total_iterations, initial=trainer.iteration, disable=not show, desc=run.experiment.name)
+    progress = tqdm(
+        total=trainer.total_iterations,
+        initial=trainer.iteration,
+        disable=not show,
+        desc=run.experiment.name,
+    )
     try:
         while not trainer.finished():
             metrics = trainer.train_step()
@@ -164,7 +173,10 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
             score = metrics[trainer.score_key]
             if score >= best_score:
                 best_score = score
-                save_checkpoint(run.best, {"params": trainer.params(), "iteration": trainer.iteration, "score": score})
+                save_checkpoint(
+                    run.best,
+                    {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
+                )
             _save_latest(run, trainer, best_score, wall_before + time.perf_counter() - started)
             progress.update(1)
             progress.set_postfix({trainer.score_key: f"{score:.1f}"})
@@ -187,12 +199,16 @@ def finish(run: Run, trainer, wall_seconds: float) -> None:
     """Evaluate the best policy, write results.json, plots and (if spiking) policy.nir."""
     from neurorl.analysis.plots import plot_run
 
-    evaluate(run, trainer=trainer, train_info={
-        "env_steps": trainer.env_steps,
-        "episodes": trainer.episodes,
-        "iterations": trainer.iteration,
-        "wall_seconds": round(wall_seconds, 3),
-    })
+    evaluate(
+        run,
+        trainer=trainer,
+        train_info={
+            "env_steps": trainer.env_steps,
+            "episodes": trainer.episodes,
+            "iterations": trainer.iteration,
+            "wall_seconds": round(wall_seconds, 3),
+        },
+    )
     plot_run(run.path)
     if trainer.is_spiking:
         export(run)
@@ -223,7 +239,9 @@ def evaluate(
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     params = best_params(run)
     if params.shape != trainer.params().shape:
-        raise NeurorlError(f"checkpoint {run.best} does not match the run's network (shape {tuple(params.shape)})")
+        raise NeurorlError(
+            f"checkpoint {run.best} does not match the run's network (shape {tuple(params.shape)})"
+        )
     returns, stats = trainer.evaluate(params, episodes, env_seed)
     results_file = run.path / "results.json"
     previous = _read_json(results_file)
@@ -265,7 +283,9 @@ def export(run: Run, fmt: str = "nir") -> Path:
     trainer = run.make_trainer()
     graph = trainer.to_nir(best_params(run))
     if graph is None:
-        raise NeurorlError(f"run {run.path} ({run.experiment.name}) has no spiking policy to export")
+        raise NeurorlError(
+            f"run {run.path} ({run.experiment.name}) has no spiking policy to export"
+        )
     path = run.path / "policy.nir"
     write_graph(path, graph)
     return path

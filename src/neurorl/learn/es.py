@@ -38,7 +38,9 @@ class ESConfig:
         if self.population < 2:
             raise ValueError(f"es.population must be >= 2, got {self.population}")
         if self.antithetic and self.population % 2:
-            raise ValueError(f"es.population must be even with antithetic sampling, got {self.population}")
+            raise ValueError(
+                f"es.population must be even with antithetic sampling, got {self.population}"
+            )
         if self.sigma <= 0:
             raise ValueError(f"es.sigma must be > 0, got {self.sigma}")
         if self.learning_rate <= 0:
@@ -48,7 +50,9 @@ class ESConfig:
 def centered_ranks(fitness: Tensor) -> Tensor:
     """Ranks scaled to [-0.5, 0.5] (ties broken by order); robust to outliers and scale."""
     ranks = torch.empty_like(fitness)
-    ranks[fitness.argsort(stable=True)] = torch.arange(len(fitness), dtype=fitness.dtype, device=fitness.device)
+    ranks[fitness.argsort(stable=True)] = torch.arange(
+        len(fitness), dtype=fitness.dtype, device=fitness.device
+    )
     return ranks / (len(fitness) - 1) - 0.5
 
 
@@ -59,13 +63,15 @@ def zscore(fitness: Tensor) -> Tensor:
 
 
 class EvolutionStrategy:
-    """``members = es.ask(generator)`` -> evaluate -> ``es.tell(fitness)``; ``es.center`` is the mean."""
+    """``members = es.ask(generator)``, evaluate, ``es.tell(fitness)``; ``es.center``: the mean."""
 
     def __init__(self, center: Tensor, config: ESConfig) -> None:
         self.config = config
         self.center = torch.nn.Parameter(center.detach().clone(), requires_grad=False)
         optimiser = torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD
-        self.optimiser = optimiser([self.center], lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.optimiser = optimiser(
+            [self.center], lr=config.learning_rate, weight_decay=config.weight_decay
+        )
         self._noise: Tensor | None = None
 
     def ask(self, generator: torch.Generator) -> Tensor:
@@ -86,7 +92,11 @@ class EvolutionStrategy:
         if self._noise is None:
             raise RuntimeError("tell() called before ask()")
         config = self.config
-        shaped = centered_ranks(fitness) if config.fitness_shaping == "centered_ranks" else zscore(fitness)
+        shaped = (
+            centered_ranks(fitness)
+            if config.fitness_shaping == "centered_ranks"
+            else zscore(fitness)
+        )
         weighted = shaped.to(self._noise) @ self._noise / len(fitness)
         if config.variant == "openai":
             ascent = weighted / config.sigma
@@ -95,10 +105,16 @@ class EvolutionStrategy:
         self.center.grad = -ascent
         self.optimiser.step()
         self._noise = None
-        return {"grad_norm": float(ascent.norm()), "center_norm": float(self.center.detach().norm())}
+        return {
+            "grad_norm": float(ascent.norm()),
+            "center_norm": float(self.center.detach().norm()),
+        }
 
     def state_dict(self) -> dict:
-        return {"center": self.center.detach().clone(), "optimiser": copy.deepcopy(self.optimiser.state_dict())}
+        return {
+            "center": self.center.detach().clone(),
+            "optimiser": copy.deepcopy(self.optimiser.state_dict()),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():

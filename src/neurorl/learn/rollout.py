@@ -1,14 +1,14 @@
 """Episodes of a batched policy in a Gymnasium vector environment.
 
-The policy acts on observations ``[P, E, obs_dim]`` (P population members, E episodes each)
-and returns actions ``[P, E]``; every member's episodes start from different initial states
-(env ``i`` is reset with seed ``seed + i``). Each env counts its first episode only: after it
-ends, the env's next-step autoreset still runs but its rewards are masked out.
+The policy acts for ``P`` parameter vectors on ``E`` episodes each, observations
+``[P, E, obs_dim]`` -> actions ``[P, E]``, as one tensor program per environment step. Every
+(member, episode) pair has its own env, reset with seed ``seed + index``, so each member's
+episodes start from different initial states. Each env counts its first episode only: after
+it ends, the vector env's next-step autoreset still runs but its rewards are masked out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-BatchedPolicy = Callable[[Tensor], Tensor]
+from neurorl.nets.policies import BatchedPolicy
 
 
 def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
@@ -31,16 +31,25 @@ def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 class RolloutResult:
     returns: np.ndarray  # [P, E] undiscounted return of each first episode
     lengths: np.ndarray  # [P, E] steps of each first episode
+    spikes_per_decision: float  # mean over all decisions of live episodes
+    undecided_fraction: float  # fraction of those decisions that were a tie or silence
 
     @property
     def env_steps(self) -> int:
         return int(self.lengths.sum())
 
 
+@torch.no_grad()
 def run_episodes(
-    env_id: str, policy: BatchedPolicy, population: int, episodes: int, seed: int, device: str = "cpu"
+    env_id: str,
+    policy: BatchedPolicy,
+    params: Tensor,
+    episodes: int,
+    seed: int,
+    generator: torch.Generator,
 ) -> RolloutResult:
-    """One episode per (member, episode) pair, all stepped together."""
+    """One episode per (member, episode) pair of ``params [P, D]``, all stepped together."""
+    population = len(params)
     num_envs = population * episodes
     env = make_vector_env(env_id, num_envs)
     try:
@@ -48,13 +57,24 @@ def run_episodes(
         returns = np.zeros(num_envs)
         lengths = np.zeros(num_envs, dtype=np.int64)
         alive = np.ones(num_envs, dtype=bool)
+        spikes = undecided = 0.0
+        state = policy.start(params, episodes)
         while alive.any():
-            batch = torch.as_tensor(obs, dtype=torch.float32, device=device).view(population, episodes, -1)
-            actions = policy(batch).reshape(num_envs).cpu().numpy()
-            obs, reward, terminated, truncated, _ = env.step(actions)
+            batch = torch.as_tensor(obs, dtype=torch.float32, device=params.device)
+            out, state = policy.act(batch.view(population, episodes, -1), params, state, generator)
+            live = torch.as_tensor(alive, device=params.device)
+            spikes += float(out.spikes.reshape(num_envs)[live].sum())
+            undecided += float(out.undecided.reshape(num_envs)[live].sum())
+            obs, reward, terminated, truncated, _ = env.step(out.actions.reshape(-1).cpu().numpy())
             returns += np.where(alive, reward, 0.0)
             lengths += alive
             alive &= ~(terminated | truncated)
     finally:
         env.close()
-    return RolloutResult(returns.reshape(population, episodes), lengths.reshape(population, episodes))
+    decisions = max(int(lengths.sum()), 1)
+    return RolloutResult(
+        returns.reshape(population, episodes),
+        lengths.reshape(population, episodes),
+        spikes / decisions,
+        undecided / decisions,
+    )

@@ -8,6 +8,7 @@ fully spiking and exports to NIR as Affine -> LIF -> ... -> Affine -> LIF.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -21,13 +22,13 @@ Layer = tuple[Tensor, Tensor]
 
 def count_parameters(sizes: tuple[int, ...]) -> int:
     """Weights and biases of a dense MLP with layer sizes ``sizes``."""
-    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    return sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes))
 
 
 def unflatten_layers(sizes: tuple[int, ...], flat: Tensor) -> list[Layer]:
     """Views ``[(W [P, in, out], b [P, 1, out]), ...]`` into flat parameters ``[P, D]``."""
     layers, offset = [], 0
-    for n_in, n_out in zip(sizes, sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         weight = flat[:, offset : offset + n_in * n_out].view(-1, n_in, n_out)
         offset += n_in * n_out
         bias = flat[:, offset : offset + n_out].view(-1, 1, n_out)
@@ -41,13 +42,13 @@ def init_parameters(
 ) -> Tensor:
     """Flat parameters ``[P, D]``: weights ~ N(0, 1/fan_in), biases 0."""
     flat = torch.zeros(population, count_parameters(sizes))
-    for (weight, _), n_in in zip(unflatten_layers(sizes, flat), sizes):
+    for (weight, _), n_in in zip(unflatten_layers(sizes, flat), sizes[:-1], strict=True):
         weight.copy_(torch.randn(weight.shape, generator=generator) / math.sqrt(n_in))
     return flat.to(device)
 
 
 def relu_mlp(x: Tensor, sizes: tuple[int, ...], flat: Tensor) -> Tensor:
-    """The same layout as an ordinary ReLU network (linear output): ``[P, B, in] -> [P, B, out]``."""
+    """The same layout as a ReLU network (linear output): ``[P, B, in] -> [P, B, out]``."""
     layers = unflatten_layers(sizes, flat)
     for index, (weight, bias) in enumerate(layers):
         x = torch.baddbmm(bias, x, weight)
