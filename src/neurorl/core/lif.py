@@ -22,7 +22,9 @@ Loihi's compartment model)::
     z[t] = H(v[t] - threshold), then reset as above.
 
 The reset is applied in the same step as the spike (Norse's convention; snnTorch's
-``reset_delay=False``).
+``reset_delay=False``, which agrees as long as a soft reset leaves the membrane at or below
+threshold: snnTorch 1.0 recomputes the reset from the previous membrane, so an input that
+carries the membrane above twice the threshold spikes once there and twice here).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def decay_from_tau(tau_ms: Scalar, dt_ms: float) -> Scalar:
     """Forward-Euler decay factor per step, ``1 - dt / tau`` (the NIR peers' convention)."""
     if dt_ms <= 0:
         raise ValueError(f"dt must be > 0 ms, got {dt_ms}")
+    if float(torch.as_tensor(tau_ms).min()) < dt_ms:
+        raise ValueError(f"tau must be >= dt = {dt_ms} ms for a decay in [0, 1], got {tau_ms}")
     return 1.0 - dt_ms / tau_ms
 
 
