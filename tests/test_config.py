@@ -60,3 +60,33 @@ def test_yaml_round_trip():
     config = apply_overrides(EvolutionConfig(), {"seed": "7", "net.hidden": "9"})
     assert from_mapping(yaml.safe_load(to_yaml(config)), EvolutionConfig(), "test") == config
     assert flatten(config)["net.hidden"] == 9
+
+
+def test_tuple_fields_round_trip_through_yaml_and_set():
+    from dataclasses import dataclass, field
+
+    import yaml
+
+    from neurorl.config import from_mapping, to_yaml
+
+    @dataclass(frozen=True)
+    class Pair:
+        name: str
+        weight: float = 1.0
+
+    @dataclass(frozen=True)
+    class Config:
+        window: tuple[float, float] = (3.0, 12.0)
+        pairs: tuple[Pair, ...] = (Pair("a"), Pair("b", 2.0))
+        section: Pair = field(default_factory=lambda: Pair("s"))
+
+    config = Config()
+    assert from_mapping(yaml.safe_load(to_yaml(config)), Config(), "test") == config
+    changed = apply_overrides(config, {"window": "[1, 2.5]", "pairs": "[{name: c}]"})
+    assert changed.window == (1.0, 2.5) and changed.pairs == (Pair("c"),)
+    with pytest.raises(ConfigError, match=r"'window' expects a list"):
+        apply_overrides(config, {"window": "[1]"})
+    with pytest.raises(ConfigError, match=r"'pairs\[0\]' has no field 'nme'"):
+        apply_overrides(config, {"pairs": "[{nme: c}]"})
+    with pytest.raises(ConfigError, match=r"'pairs\[0\]\.weight' expects float"):
+        apply_overrides(config, {"pairs": "[{name: c, weight: heavy}]"})

@@ -1,8 +1,9 @@
 """Typed experiment configs: nested dataclasses, ``--set key=value`` overrides, YAML files.
 
-A config is a dataclass whose fields are scalars (int, float, bool, str, Literal) or nested
-dataclasses (sections). Keys are dotted paths (``es.population``). Every run writes its fully
-resolved config to ``config.yaml``; reading it back goes through the same type checks.
+A config is a dataclass whose fields are scalars (int, float, bool, str, Literal), tuples of
+scalars or of dataclasses (YAML lists), or nested dataclasses (sections). Keys are dotted
+paths (``es.population``). Every run writes its fully resolved config to ``config.yaml``;
+reading it back goes through the same type checks.
 """
 
 from __future__ import annotations
@@ -83,7 +84,45 @@ def _coerce(key: str, raw: Any, kind: Any) -> Any:
                 pass
     elif kind is str and isinstance(raw, str):
         return raw
+    elif origin is tuple:
+        return _coerce_tuple(key, _parse_yaml(key, raw) if isinstance(raw, str) else raw, kind)
+    elif dataclasses.is_dataclass(kind):
+        if isinstance(raw, kind):
+            return raw
+        if isinstance(raw, dict):
+            return _build(key, kind, raw)
     raise ConfigError(f"config key '{key}' expects {_type_name(kind)}, got {raw!r}")
+
+
+def _parse_yaml(key: str, raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"config key '{key}' expects a YAML list, got {raw!r}") from None
+
+
+def _coerce_tuple(key: str, raw: Any, kind: Any) -> tuple:
+    """A YAML list (or a tuple) as ``tuple[X, ...]`` or ``tuple[X, Y, ...]``."""
+    args = get_args(kind)
+    if isinstance(raw, list | tuple):
+        kinds = [args[0]] * len(raw) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(kinds) == len(raw):
+            pairs = enumerate(zip(raw, kinds, strict=True))
+            return tuple(_coerce(f"{key}[{i}]", x, k) for i, (x, k) in pairs)
+    raise ConfigError(f"config key '{key}' expects a list ({_type_name(kind)}), got {raw!r}")
+
+
+def _build(key: str, cls: type, data: dict) -> Any:
+    """A dataclass (e.g. an element of a tuple field) from a mapping of its fields."""
+    hints = _field_types(cls)
+    unknown = set(data) - set(hints)
+    if unknown:
+        raise ConfigError(f"config key '{key}' has no field {sorted(unknown)[0]!r}")
+    values = {name: _coerce(f"{key}.{name}", value, hints[name]) for name, value in data.items()}
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"invalid config {key}: {error}") from None
 
 
 def _suggest(key: str, known: list[str]) -> str:
@@ -139,8 +178,17 @@ def parse_set_options(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively, for YAML."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def to_yaml(config: Any) -> str:
-    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+    return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
 
 
 def from_mapping(data: Any, default: Any, source: str) -> Any:
