@@ -1,6 +1,7 @@
 """Bad input: one clear line on stderr, exit code 2, no traceback, nothing lost."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -103,6 +104,7 @@ def test_export_of_a_non_spiking_run(cli, tmp_path):
     assert code == 0
     code, _, err = cli("export", lines[-1])
     assert_clean_error(code, err, "has no spiking policy to export")
+    assert not (Path(lines[-1]) / "policy.nir").exists()
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli, tmp_path):
@@ -113,9 +115,11 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli, tmp_path):
         tmp_path,
         *SMALL,
         "--set",
-        "es.learning_rate=1e39",
+        "es.learning_rate=1e30",
         "--set",
         "es.optimizer=sgd",
+        "--set",
+        "es.variant=multiplicative",  # w <- w (1 + lr ...): inf within two generations
     )
     assert_clean_error(code, err, "diverged", "last good checkpoint kept")
     run = next((tmp_path / "cartpole-snn-es").iterdir())

@@ -13,5 +13,9 @@ class CheckpointError(NeurorlError):
     """A missing, corrupted or truncated checkpoint."""
 
 
+class NotExportableError(NeurorlError):
+    """The policy has no equivalent in the export format (e.g. a ReLU network in NIR)."""
+
+
 class DivergedError(NeurorlError):
     """Training produced NaN or inf; the last good checkpoint is kept."""

@@ -84,7 +84,9 @@ class EvolutionTrainer:
     def __init__(self, config: EvolutionConfig) -> None:
         self.config = config
         obs_dim, num_actions = discrete_env_spaces(config.env_id)
-        self.policy: BatchedPolicy = config.net.build(obs_dim, num_actions)
+        self.policy: BatchedPolicy = config.net.build(
+            obs_dim, num_actions, config.seed, config.device
+        )
         center = self.policy.initial_parameters(stream(config.seed, 0)).to(config.device)
         self.es = EvolutionStrategy(center, config.es)
         self.iteration = 0
@@ -95,10 +97,6 @@ class EvolutionTrainer:
     @property
     def total_iterations(self) -> int:
         return self.config.train.generations
-
-    @property
-    def is_spiking(self) -> bool:
-        return self.policy.is_spiking
 
     def finished(self) -> bool:
         stop = self.config.train.stop_return
@@ -161,8 +159,8 @@ class EvolutionTrainer:
         }
         return result.returns[0], stats
 
-    def to_nir(self, params: Tensor) -> nir.NIRGraph | None:
-        """The policy network as a NIR graph, or None when the policy is not spiking."""
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
+        """The policy network as a NIR graph (:class:`NotExportableError` if it has none)."""
         return self.policy.to_nir(params)
 
     def state_dict(self) -> dict:

@@ -13,6 +13,7 @@ Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import sys
@@ -27,7 +28,7 @@ from tqdm import tqdm
 
 from neurorl.config import apply_overrides, from_mapping, read_yaml, to_yaml
 from neurorl.core import configure_cpu
-from neurorl.errors import ConfigError, DivergedError, NeurorlError
+from neurorl.errors import ConfigError, DivergedError, NeurorlError, NotExportableError
 from neurorl.experiments.checkpoint import (
     atomic_write_text,
     load_checkpoint,
@@ -196,7 +197,7 @@ def _save_latest(run: Run, trainer, best_score: float, wall_seconds: float) -> N
 
 
 def finish(run: Run, trainer, wall_seconds: float) -> None:
-    """Evaluate the best policy, write results.json, plots and (if spiking) policy.nir."""
+    """Evaluate the best policy, write results.json, plots and (if it has one) policy.nir."""
     from neurorl.analysis.plots import plot_run
 
     evaluate(
@@ -210,8 +211,8 @@ def finish(run: Run, trainer, wall_seconds: float) -> None:
         },
     )
     plot_run(run.path)
-    if trainer.is_spiking:
-        export(run)
+    with contextlib.suppress(NotExportableError):
+        export(run, trainer=trainer)
 
 
 def best_params(run: Run) -> torch.Tensor:
@@ -274,18 +275,17 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def export(run: Run, fmt: str = "nir") -> Path:
+def export(run: Run, fmt: str = "nir", trainer=None) -> Path:
     """Write the best policy to ``RUN_DIR/policy.nir``."""
     if fmt != "nir":
         raise ConfigError(f"unknown export format '{fmt}' (known: nir)")
     from neurorl.export.nir import write_graph
 
-    trainer = run.make_trainer()
-    graph = trainer.to_nir(best_params(run))
-    if graph is None:
-        raise NeurorlError(
-            f"run {run.path} ({run.experiment.name}) has no spiking policy to export"
-        )
+    trainer = trainer or run.make_trainer()
+    try:
+        graph = trainer.to_nir(best_params(run))
+    except NotExportableError as error:
+        raise NotExportableError(f"run {run.path} ({run.experiment.name}): {error}") from None
     path = run.path / "policy.nir"
     write_graph(path, graph)
     return path

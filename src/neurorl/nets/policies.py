@@ -20,20 +20,20 @@ from torch import Tensor
 from neurorl.core.decoders import TieBreak, spike_count_vote
 from neurorl.core.encoders import two_neuron
 from neurorl.core.lif import LIFParameters
+from neurorl.errors import NotExportableError
 from neurorl.nets.spiking_mlp import SpikingMLP, init_parameters, relu_mlp
 
 
 class PolicyOutput(NamedTuple):
     actions: Tensor  # [P, B] long
     undecided: Tensor  # [P, B] bool: a tie or silence (spiking vote only)
-    spikes: Tensor  # [P, B] spikes of all layers in this decision (0 for a ReLU network)
+    spikes: Tensor  # [P, B] spikes of the whole network in this decision (0 for a ReLU network)
 
 
 class BatchedPolicy(Protocol):
     """What a learning rule needs from a policy (see the module docstring)."""
 
     num_parameters: int
-    is_spiking: bool
 
     def initial_parameters(self, generator: torch.Generator) -> Tensor:
         """A starting parameter vector ``[D]`` (CPU)."""
@@ -49,8 +49,8 @@ class BatchedPolicy(Protocol):
         """One decision for every member and environment."""
         ...
 
-    def to_nir(self, params: Tensor) -> nir.NIRGraph | None:
-        """One parameter vector ``[D]`` as a NIR graph, or None for a non-spiking policy."""
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
+        """One parameter vector ``[D]`` as a NIR graph; :class:`NotExportableError` if none."""
         ...
 
 
@@ -68,7 +68,6 @@ class SpikingVotePolicy:
     num_actions: int
     input_gain: float = 1.0
     tie: TieBreak = "random"
-    is_spiking: bool = True
 
     @property
     def num_parameters(self) -> int:
@@ -99,7 +98,6 @@ class ReluArgmaxPolicy:
 
     sizes: tuple[int, ...]
     input_gain: float = 1.0
-    is_spiking: bool = False
 
     @property
     def num_parameters(self) -> int:
@@ -118,8 +116,8 @@ class ReluArgmaxPolicy:
         zeros = torch.zeros(logits.shape[:2], device=logits.device)
         return PolicyOutput(logits.argmax(-1), zeros.bool(), zeros), None
 
-    def to_nir(self, params: Tensor) -> None:
-        return None
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
+        raise NotExportableError("a ReLU network has no spiking policy to export")
 
 
 @dataclass(frozen=True)
@@ -135,7 +133,7 @@ class MLPPolicyConfig:
     steps: int = 8
     beta: float = 0.8
     threshold: float = 1.0
-    reset: Literal["soft", "hard"] = "soft"
+    reset: Literal["soft", "hard"] = "hard"  # to 0: exact in NIR peers (soft is not in NIR)
     input_gain: float = 4.0
     tie: TieBreak = "random"
 
@@ -152,7 +150,10 @@ class MLPPolicyConfig:
         if self.threshold <= 0:
             raise ValueError(f"net.threshold must be > 0, got {self.threshold}")
 
-    def build(self, obs_dim: int, num_actions: int) -> SpikingVotePolicy | ReluArgmaxPolicy:
+    def build(
+        self, obs_dim: int, num_actions: int, seed: int = 0, device: str = "cpu"
+    ) -> SpikingVotePolicy | ReluArgmaxPolicy:
+        """The policy for an env's sizes (``seed`` and ``device`` are not needed here)."""
         per_action = self.neurons_per_action if self.kind == "spiking" else 1
         sizes = (2 * obs_dim, *[self.hidden] * self.hidden_layers, num_actions * per_action)
         if self.kind == "relu":
