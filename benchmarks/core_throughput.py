@@ -30,28 +30,22 @@ BENCHMARKS.md at the repository root, unless ``--quick`` or ``--no-write``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import os
-import platform
-import re
-import shlex
 import sys
 import textwrap
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
+from report import provenance, write_section
 from torch import Tensor, nn
 
 from neurorl.core.layers import lif_layer
 from neurorl.core.lif import LIFParameters
 from neurorl.core.surrogate import Surrogate
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
-SECTION = "## Core throughput"
+TITLE = "Core throughput"
 
 BETA, THRESHOLD, SLOPE, INPUT_RATE = 0.9, 1.0, 25.0, 0.1
 MODES = ("fwd", "fwd+bwd")
@@ -173,22 +167,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ""
-    if hasattr(os, "getloadavg"):
-        load = f", load average {os.getloadavg()[0]:.2f} at start"
-    cpus = f"{os.cpu_count()} logical CPUs"
-    return f"{model}, {cpus}, {platform.system()} {platform.release()}{load}"
-
-
 def time_once(run: Runner, x: Tensor, train: bool) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process): CPU/wall far below the thread count
     means the cores were busy with something else."""
@@ -204,7 +182,7 @@ def benchmark(args: argparse.Namespace) -> tuple[dict, dict]:
     generator = torch.Generator().manual_seed(1)
     x = (torch.rand(args.steps, args.batch, args.neurons, generator=generator) < INPUT_RATE).float()
     found = versions()
-    host = machine()
+    load_start = f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
     makers = {"neurorl": make_neurorl, "snnTorch": make_snntorch, "Norse": make_norse}
     runners: dict[str, Runner] = {}
     for name, make in makers.items():
@@ -250,7 +228,7 @@ def benchmark(args: argparse.Namespace) -> tuple[dict, dict]:
         "rates": rates,
         "names": names,
         "load_end": load,
-        "machine": host,
+        "load_start": load_start,
     }
 
 
@@ -271,7 +249,7 @@ def table(args: argparse.Namespace, figures: dict, info: dict) -> str:
     return "\n".join(lines)
 
 
-def section(args: argparse.Namespace, command: str, figures: dict, info: dict) -> str:
+def section(args: argparse.Namespace, figures: dict, info: dict) -> str:
     found = info["versions"]
     rates = ", ".join(f"{n} {r:.3f}" for n, r in info["rates"].items())
     intro = textwrap.fill(
@@ -284,13 +262,9 @@ def section(args: argparse.Namespace, command: str, figures: dict, info: dict) -
         "to weight and bias.",
         width=92,
     )
-    return f"""{SECTION}
+    return f"""{intro}
 
-{intro}
-
-- machine: {info["machine"]}, {info["load_end"]} at the end
-- command: `{command}`
-- date: {dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+{provenance()} at the end ({info["load_start"]} at the start)
 - versions: torch {found["torch"]}, snntorch {found["snntorch"]}, norse {found["norse"]}
 - output spike rate per neuron-step (first 100 steps): {rates}
 - neurorl: `neurorl.core.layers.lif_layer` (one matrix product over all steps, fused time
@@ -308,16 +282,6 @@ def section(args: argparse.Namespace, command: str, figures: dict, info: dict) -
 """
 
 
-def write_section(text: str) -> None:
-    content = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# neurorl benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(content):
-        content = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", content, count=1)
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    BENCHMARKS_MD.write_text(content.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -330,15 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = min(args.steps, 50), 1
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
     figures, info = benchmark(args)
     print()
     print(table(args, figures, info))
     if not (args.quick or args.no_write):
-        write_section(section(args, command, figures, info))
-        print(f"\nwrote the section '{SECTION}' of {BENCHMARKS_MD}")
+        print(
+            f"\nwrote the section '{TITLE}' of {write_section(TITLE, section(args, figures, info))}"
+        )
     return 0
 
 

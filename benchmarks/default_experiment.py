@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import write_section
+from report import provenance, write_section
 
 from neurorl.cli import main as neurorl
 from neurorl.experiments.registry import DEFAULT_EXPERIMENT
@@ -39,6 +39,8 @@ def run(seeds: int, out: Path) -> str:
         )
     return "\n".join(
         [
+            provenance(),
+            "",
             f"`neurorl train` ({DEFAULT_EXPERIMENT}), {seeds} seeds, test: 100 episodes from env "
             "seed 42 with the best checkpoint.",
             "",
