@@ -12,7 +12,8 @@ import numpy as np
 
 from neurorl.errors import NeurorlError
 
-CURVES = ("center_return", "mean_return")
+# per-episode or per-generation returns a trainer may log, besides its score
+CURVES = ("mean_return", "steps")
 
 
 def load_metrics(run_dir: Path) -> dict[str, np.ndarray]:
@@ -27,15 +28,16 @@ def load_metrics(run_dir: Path) -> dict[str, np.ndarray]:
 
 
 def plot_run(run_dir: Path) -> list[Path]:
-    """``plots/learning_curve.png``: returns against environment steps."""
+    """``plots/learning_curve.png``: the training score and returns against episodes."""
     metrics = load_metrics(run_dir)
     out = run_dir / "plots"
     out.mkdir(exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in CURVES:
         if key in metrics:
-            ax.plot(metrics["env_steps"], metrics[key], label=key.replace("_", " "))
-    ax.set_xlabel("environment steps")
+            ax.plot(metrics["episodes"], metrics[key], label=key.replace("_", " "), alpha=0.5)
+    ax.plot(metrics["episodes"], metrics["score"], label="score", color="black")
+    ax.set_xlabel("training episodes")
     ax.set_ylabel("episode return")
     ax.set_title(run_dir.parent.name + " / " + run_dir.name)
     ax.legend()
@@ -48,18 +50,18 @@ def plot_run(run_dir: Path) -> list[Path]:
 
 
 def plot_comparison(
-    curves: dict[str, list[dict[str, np.ndarray]]], path: Path, key: str = "center_return"
+    curves: dict[str, list[dict[str, np.ndarray]]], path: Path, key: str = "score"
 ) -> Path:
-    """Per experiment, the mean of ``key`` over seeds against env steps, with a min-max band."""
+    """Per experiment, the mean of ``key`` over seeds against episodes, with a min-max band."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, runs in curves.items():
-        end = min(run["env_steps"][-1] for run in runs)
+        end = min(run["episodes"][-1] for run in runs)
         grid = np.linspace(0, end, 200)
-        values = np.stack([np.interp(grid, run["env_steps"], run[key]) for run in runs])
+        values = np.stack([np.interp(grid, run["episodes"], run[key]) for run in runs])
         ax.plot(grid, values.mean(0), label=f"{name} ({len(runs)} seeds)")
         ax.fill_between(grid, values.min(0), values.max(0), alpha=0.2)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(key.replace("_", " "))
+    ax.set_xlabel("training episodes")
+    ax.set_ylabel(f"{key} (mean and min-max over seeds)")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -19,6 +19,7 @@ from torch import Tensor
 from neurorl.errors import ConfigError
 from neurorl.learn.es import ESConfig, EvolutionStrategy
 from neurorl.learn.rollout import run_episodes
+from neurorl.nets.cartpole_policy import PaperNetworkPolicyConfig
 from neurorl.nets.policies import BatchedPolicy, MLPPolicyConfig
 
 
@@ -52,6 +53,13 @@ class EvolutionConfig:
     es: ESConfig = field(default_factory=ESConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass(frozen=True)
+class PaperNetworkEvolutionConfig(EvolutionConfig):
+    """Evolution of the plastic weights of the paper's CartPole network (plasticity off)."""
+
+    net: PaperNetworkPolicyConfig = field(default_factory=PaperNetworkPolicyConfig)
 
 
 def stream(seed: int, *indices: int) -> torch.Generator:
@@ -95,13 +103,18 @@ class EvolutionTrainer:
         self.last_center_return = -np.inf
 
     @property
-    def total_iterations(self) -> int:
+    def budget(self) -> int:
+        """Generations at most (the progress bar's total)."""
         return self.config.train.generations
+
+    @property
+    def progress(self) -> int:
+        return self.iteration
 
     def finished(self) -> bool:
         stop = self.config.train.stop_return
         solved = stop is not None and self.last_center_return >= stop
-        return solved or self.iteration >= self.total_iterations
+        return solved or self.iteration >= self.budget
 
     def params(self) -> Tensor:
         """The centre of the search distribution, ``[D]``."""

@@ -155,8 +155,8 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     started = time.perf_counter()
     show = not quiet and sys.stderr.isatty()
     progress = tqdm(
-        total=trainer.total_iterations,
-        initial=trainer.iteration,
+        total=trainer.budget,
+        initial=trainer.progress,
         disable=not show,
         desc=run.experiment.name,
     )
@@ -170,8 +170,8 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
                     f"training diverged at iteration {trainer.iteration} (NaN/inf in {what}); "
                     f"stopped, last good checkpoint kept: {run.latest}"
                 )
-            log.append(metrics)
             score = metrics[trainer.score_key]
+            log.append({**metrics, "score": score})
             if score >= best_score:
                 best_score = score
                 save_checkpoint(
@@ -179,13 +179,13 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
                     {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
                 )
             _save_latest(run, trainer, best_score, wall_before + time.perf_counter() - started)
-            progress.update(1)
+            progress.update(trainer.progress - progress.n)
             progress.set_postfix({trainer.score_key: f"{score:.1f}"})
     finally:
         progress.close()
         log.close()
     state = load_checkpoint(run.latest, run.config.device)
-    finish(run, trainer, state["wall_seconds"])
+    finish(run, trainer, state["wall_seconds"], state["best_score"])
     return run.path
 
 
@@ -196,7 +196,7 @@ def _save_latest(run: Run, trainer, best_score: float, wall_seconds: float) -> N
     )
 
 
-def finish(run: Run, trainer, wall_seconds: float) -> None:
+def finish(run: Run, trainer, wall_seconds: float, best_score: float) -> None:
     """Evaluate the best policy, write results.json, plots and (if it has one) policy.nir."""
     from neurorl.analysis.plots import plot_run
 
@@ -208,6 +208,8 @@ def finish(run: Run, trainer, wall_seconds: float) -> None:
             "episodes": trainer.episodes,
             "iterations": trainer.iteration,
             "wall_seconds": round(wall_seconds, 3),
+            "score": trainer.score_key,
+            "best_score": best_score,
         },
     )
     plot_run(run.path)

@@ -1,0 +1,382 @@
+"""STDP-RL on the paper's CartPole network (Haşegan et al. 2022), one file top to bottom.
+
+The agent plays CartPole-v1 online, one 50-ms network window per environment step, and learns
+with reward-modulated STDP on the E->E AMPA synapses (EA->EM, optionally ES->EA too):
+
+1. the window's spikes update the eligibility of every plastic synapse (binary Hebbian and
+   anti-Hebbian tags, or exponential MSTDPET traces: :mod:`neurorl.learn.stdp`);
+2. the action is the EM half with more spikes (a tie or silence: a random "unknown move");
+3. the critic turns the change of the pole's state into a reward in [-1, 1] (the original's
+   ``critic.py``, v1): ``r = gain (loss_before - loss_after)``, ``loss = sqrt(theta^2 +
+   k omega^2)``, times ``positive_bias`` when positive, ``max_reward`` when the pole ends
+   balanced (|theta|, |omega| < 0.01 rad, rad/s), ``-max_reward / positive_bias`` for an
+   unknown move, 0 when it started balanced;
+4. targeted reward: the chosen action's EM half gets ``+r``, the other half
+   ``-opposite_factor r``; ES->EA synapses (when plastic) get ``es_ea_factor r``; the
+   EA->EM change of each presynaptic EA cell is scaled by output balancing (its outgoing
+   weight now against at the start, clipped to [0.1, 2]);
+5. homeostasis every few steps: each EM and EA cell's incoming plastic weights are rescaled to
+   their initial mean times a slow gain that steers the EA and EM halves' rates to 5.5 and
+   6 Hz.
+
+The schedule is the original's three configs (``config.json``, ``config2.json``,
+``config3.json``): stages of simulated time with their own windows, tag lifetimes, rates
+(already times the E->E gain 2), critic weights and opposite factors. One iteration is one
+episode; the network state runs on across episodes, the eligibility is cleared at each
+episode's end (``resetEligTrace``). Episode ``k`` starts from env seed ``(seed, k)``, so a
+run resumed from any checkpoint continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import gymnasium as gym
+import nir
+import numpy as np
+import torch
+from torch import Tensor
+
+from neurorl.core.decoders import TieBreak, spike_count_vote
+from neurorl.errors import ConfigError
+from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, stream
+from neurorl.learn import homeostasis
+from neurorl.learn.rollout import run_episodes
+from neurorl.learn.stdp import STDPConfig, apply_reward, stdp_init, update_eligibility
+from neurorl.nets.cartpole_network import (
+    CartPoleNetworkConfig,
+    PlasticWeights,
+    initial_state,
+    run_window,
+)
+from neurorl.nets.cartpole_policy import PaperNetworkPolicy, PaperNetworkPolicyConfig
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the schedule: ``env_steps`` windows of 50 ms (so 20 per simulated s)."""
+
+    env_steps: int
+    window_ms: float  # pre/post interval that tags a synapse
+    lifetime_ms: float  # how long a tag stays eligible
+    rate: float  # |dw| per unit reward and tag (mV), Hebbian +rate, anti-Hebbian -rate
+    angvel_weight: float  # k of the critic's loss sqrt(theta^2 + k omega^2)
+    positive_bias: float  # positive rewards are multiplied by this
+    opposite_factor: float  # the unchosen EM half gets -opposite_factor * r
+
+    def __post_init__(self) -> None:
+        if self.env_steps < 1:
+            raise ValueError(f"stage env_steps must be >= 1, got {self.env_steps}")
+        if self.rate < 0 or self.positive_bias <= 0 or self.angvel_weight < 0:
+            raise ValueError("stage rate and angvel_weight must be >= 0, positive_bias > 0")
+
+
+# The original's seed runs: 500 s, 2000 s, then config3 continued to ~20,000 s in all.
+PAPER_STAGES = (
+    Stage(10_000, 3.0, 400.0, 0.04, 0.4, 1.5, 1.0),
+    Stage(40_000, 5.0, 250.0, 0.002, 1.0, 2.0, 1.0),
+    Stage(350_000, 5.0, 250.0, 0.01, 1.2, 2.0, 0.9),
+)
+
+
+@dataclass(frozen=True)
+class PlasticityConfig:
+    plastic: Literal["ea_em", "es_ea_em"] = "ea_em"
+    eligibility: Literal["tags", "trace"] = "tags"
+    es_ea_factor: float = 0.8  # reward scale on ES->EA when it is plastic (targetedNonEM)
+    w_max_mv: float = 400.0
+    normalize_every: int = 25  # env steps between weight normalisations; 0: off
+    output_balancing: bool = True
+    gain_control_every: int = 75  # env steps; 0: off
+    gain_control_window: int = 500  # env steps over which rates are measured
+    gain_control_step: float = 1e-4
+    target_rate_ea_hz: float = 5.5
+    target_rate_em_hz: float = 6.0
+
+    def __post_init__(self) -> None:
+        if self.normalize_every < 0 or self.gain_control_every < 0:
+            raise ValueError("plasticity.normalize_every and gain_control_every must be >= 0")
+        if self.gain_control_window < 1:
+            raise ValueError("plasticity.gain_control_window must be >= 1")
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    gain: float = 3.0
+    max_reward: float = 1.0
+    balanced_below: float = 0.01  # rad and rad/s
+
+
+@dataclass(frozen=True)
+class STDPRLConfig:
+    env_id: str = "CartPole-v1"
+    seed: int = 0
+    device: str = "cpu"
+    network: CartPoleNetworkConfig = field(default_factory=CartPoleNetworkConfig)
+    connectivity_seed: int | None = None  # None: the run's seed
+    tie: TieBreak = "random"
+    stages: tuple[Stage, ...] = PAPER_STAGES
+    plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    score_episodes: int = 100  # the training score: mean steps of the last N episodes
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise ValueError("stages must hold at least one stage")
+        if self.score_episodes < 1:
+            raise ValueError(f"score_episodes must be >= 1, got {self.score_episodes}")
+
+
+def critic_reward(
+    before: np.ndarray, after: np.ndarray, unknown_move: bool, stage: Stage, critic: CriticConfig
+) -> float:
+    """The original's v1 critic (``neurosim/critic.py``) for one CartPole transition."""
+
+    def balanced(obs: np.ndarray) -> bool:
+        return abs(obs[2]) < critic.balanced_below and abs(obs[3]) < critic.balanced_below
+
+    def loss(obs: np.ndarray) -> float:
+        return math.sqrt(obs[2] ** 2 + stage.angvel_weight * obs[3] ** 2)
+
+    if balanced(before):
+        return 0.0
+    if unknown_move:
+        reward = -critic.max_reward / stage.positive_bias
+    elif balanced(after):
+        reward = critic.max_reward
+    else:
+        reward = critic.gain * (loss(before) - loss(after))
+    if reward > 0:
+        reward *= stage.positive_bias
+    return min(max(reward, -critic.max_reward), critic.max_reward)
+
+
+def stdp_config(stage: Stage, plasticity: PlasticityConfig) -> STDPConfig:
+    """The STDP rule of one stage (trace variant: a+ = rate, a- = 1.5 rate, Izhikevich 2007)."""
+    return STDPConfig(
+        eligibility=plasticity.eligibility,
+        hebb_window_ms=stage.window_ms,
+        anti_window_ms=stage.window_ms,
+        hebb_lifetime_ms=stage.lifetime_ms,
+        anti_lifetime_ms=stage.lifetime_ms,
+        hebb_rate=stage.rate,
+        anti_rate=-stage.rate,
+        a_plus=stage.rate,
+        a_minus=1.5 * stage.rate,
+        w_max=plasticity.w_max_mv,
+    )
+
+
+class STDPRLTrainer:
+    """Online STDP-RL of one network; ``train_step`` plays and learns one episode."""
+
+    score_key = "average_steps"
+
+    def __init__(self, config: STDPRLConfig) -> None:
+        if discrete_env_spaces(config.env_id) != (4, 2):
+            raise ConfigError(f"STDP-RL drives the CartPole network; {config.env_id} is not it")
+        self.config = config
+        net = PaperNetworkPolicyConfig(config.network, config.connectivity_seed, "all", config.tie)
+        self.policy: PaperNetworkPolicy = net.build(4, 2, config.seed, config.device)
+        network = self.policy.network
+        self.network = network
+        self.masks = {name: network.connections[name].mask for name in ("ES->EA", "EA->EM")}
+        self.weights = {
+            "ES->EA": self.policy.initial.es_ea.clone(),
+            "EA->EM": self.policy.initial.ea_em.clone(),
+        }
+        self.target_in = {
+            name: homeostasis.mean_incoming(self.weights[name], mask)
+            for name, mask in self.masks.items()
+        }
+        self.initial_out = homeostasis.mean_outgoing(self.weights["EA->EM"], self.masks["EA->EM"])
+        self.gain = torch.ones(3)  # EA, EM LEFT, EM RIGHT
+        self.state = initial_state(network, 1, 1)
+        self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
+        self.recent: deque[int] = deque(maxlen=config.score_episodes)
+        self.iteration = self.env_steps = self.episodes = 0
+        self.env = gym.make(config.env_id)
+
+    # --- the schedule -------------------------------------------------------------------
+
+    @property
+    def budget(self) -> int:
+        return sum(stage.env_steps for stage in self.config.stages)
+
+    @property
+    def progress(self) -> int:
+        return min(self.env_steps, self.budget)
+
+    def stage(self) -> Stage:
+        end = 0
+        for stage in self.config.stages:
+            end += stage.env_steps
+            if self.env_steps < end:
+                return stage
+        return self.config.stages[-1]
+
+    def finished(self) -> bool:
+        return self.env_steps >= self.budget
+
+    # --- one episode --------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, float]:
+        config, plasticity, s = self.config, self.config.plasticity, self.network.slices
+        generator = stream(config.seed, 5, self.episodes)
+        obs, _ = self.env.reset(seed=int(generator.initial_seed() % 2**31))
+        plastic = ["EA->EM"] + (["ES->EA"] if plasticity.plastic == "es_ea_em" else [])
+        rules = {name: stdp_config(self.stage(), plasticity) for name in plastic}
+        eligibility = {
+            name: stdp_init(rules[name], 1, 1, *self.masks[name].shape, device=config.device)
+            for name in plastic
+        }
+        pre_post = {"ES->EA": (s["ES"], s["EA"]), "EA->EM": (s["EA"], s["EM"])}
+        rewards, unknown, steps, done = 0.0, 0, 0, False
+        while not done:
+            stage = self.stage()
+            weights = PlasticWeights(self.weights["ES->EA"], self.weights["EA->EM"])
+            x = torch.as_tensor(obs, dtype=torch.float32, device=config.device).view(1, 1, -1)
+            out = run_window(x, self.state, self.network, weights, record=True)
+            self.state = out.state
+            action, undecided = spike_count_vote(out.counts, 2, config.tie, generator)
+            next_obs, _, terminated, truncated, _ = self.env.step(int(action))
+            done = terminated or truncated
+            for name in plastic:
+                rules[name] = stdp_config(stage, plasticity)
+                pre, post = pre_post[name]
+                spikes = (out.spikes[..., pre], out.spikes[..., post])
+                eligibility[name] = update_eligibility(
+                    *spikes, eligibility[name], rules[name], config.network.dt_ms
+                )
+            r = critic_reward(obs, next_obs, bool(undecided), stage, config.critic)
+            if r:
+                self._reward(r, int(action), eligibility, rules, stage)
+            self._homeostasis(out.spikes)
+            rewards += r
+            unknown += int(undecided)
+            steps += 1
+            self.env_steps += 1
+            obs = next_obs
+        self.iteration += 1
+        self.episodes += 1
+        self.recent.append(steps)
+        return {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "steps": steps,
+            "average_steps": float(np.mean(self.recent)),
+            "critic_reward": rewards / steps,
+            "undecided_fraction": unknown / steps,
+            "mean_weight_ea_em": float(self.weights["EA->EM"][:, self.masks["EA->EM"]].mean()),
+            "mean_weight_es_ea": float(self.weights["ES->EA"][:, self.masks["ES->EA"]].mean()),
+        }
+
+    def _reward(self, r: float, action: int, eligibility: dict, rules: dict, stage: Stage) -> None:
+        """Targeted reward: +r on the chosen EM half, -opposite r on the other; ES->EA r x f."""
+        half = self.config.network.em // 2
+        targeted = torch.full((1, 1, 2 * half), -stage.opposite_factor * r)
+        targeted[..., action * half : (action + 1) * half] = r
+        balance = None
+        if self.config.plasticity.output_balancing:
+            balance = homeostasis.balance_reward(
+                self.weights["EA->EM"], self.masks["EA->EM"], self.initial_out, torch.tensor([[r]])
+            )
+        scales = {"EA->EM": targeted, "ES->EA": self.config.plasticity.es_ea_factor * r}
+        for name, state in eligibility.items():
+            pre_scale = balance if name == "EA->EM" else None
+            self.weights[name] = apply_reward(
+                self.weights[name], self.masks[name], state, scales[name], rules[name], pre_scale
+            )
+
+    def _homeostasis(self, spikes: Tensor) -> None:
+        """Incoming-weight normalisation and slow target-rate gain control (every N steps)."""
+        plasticity, network = self.config.plasticity, self.config.network
+        s, half = self.network.slices, network.em // 2
+        ea = spikes[..., s["EA"]].sum() / network.ea
+        em = spikes[..., s["EM"]].sum((0, 1, 2)).view(2, half).mean(-1)
+        self.rates.append(torch.cat([ea[None], em]) / (network.window_ms / 1000.0))  # Hz
+        step = self.env_steps + 1
+        if plasticity.gain_control_every and step % plasticity.gain_control_every == 0:
+            em_target = plasticity.target_rate_em_hz
+            target = torch.tensor([plasticity.target_rate_ea_hz, em_target, em_target])
+            rate = torch.stack(list(self.rates)).mean(0)
+            self.gain = homeostasis.gain_control(
+                self.gain, rate, target, plasticity.gain_control_step
+            )
+        if plasticity.normalize_every and step % plasticity.normalize_every == 0:
+            gains = {
+                "ES->EA": self.gain[0],
+                "EA->EM": torch.cat([self.gain[1].expand(half), self.gain[2].expand(half)]),
+            }
+            for name, mask in self.masks.items():
+                self.weights[name] = homeostasis.normalize_incoming(
+                    self.weights[name], mask, self.target_in[name] * gains[name]
+                )
+
+    # --- parameters, evaluation, checkpoints -------------------------------------------
+
+    def params(self) -> Tensor:
+        """The plastic weights of the existing synapses, ``[1800]`` (mV)."""
+        return torch.cat([self.weights[name][0, mask] for name, mask in self.masks.items()])
+
+    def parameters_finite(self) -> bool:
+        return bool(torch.isfinite(self.params()).all())
+
+    def evaluate(
+        self, params: Tensor, episodes: int, env_seed: int
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Test returns with plasticity off, one fresh network state per test episode."""
+        result = run_episodes(
+            self.config.env_id, self.policy, params[None], episodes, env_seed, stream(env_seed, 4)
+        )
+        stats = {
+            "spikes_per_decision": result.spikes_per_decision,
+            "undecided_fraction": result.undecided_fraction,
+        }
+        return result.returns[0], stats
+
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
+        return self.policy.to_nir(params)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "weights": {name: w.clone() for name, w in self.weights.items()},
+            "gain": self.gain.clone(),
+            "state": _plain(self.state),
+            "rates": torch.stack(list(self.rates)) if self.rates else torch.zeros(0, 3),
+            "recent": list(self.recent),
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.weights = dict(state["weights"])
+        self.gain = state["gain"]
+        self.state = _restore(self.state, state["state"])
+        self.rates.clear()
+        self.rates.extend(state["rates"].unbind(0))
+        self.recent.clear()
+        self.recent.extend(state["recent"])
+        self.iteration = state["iteration"]
+        self.env_steps = state["env_steps"]
+        self.episodes = state["episodes"]
+
+
+def _plain(value: Any) -> Any:
+    """NamedTuples of tensors as nested dicts (``torch.load(weights_only=True)`` reads them)."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {key: _plain(item) for key, item in value._asdict().items()}
+    return value
+
+
+def _restore(template: Any, data: Any) -> Any:
+    """Inverse of :func:`_plain`, shaped by a NamedTuple ``template``."""
+    if isinstance(template, tuple) and hasattr(template, "_asdict"):
+        return type(template)(**{k: _restore(getattr(template, k), data[k]) for k in data})
+    return data

@@ -1,0 +1,107 @@
+"""The paper network of Haşegan et al. 2022 as a batched policy over its plastic weights.
+
+The parameters a learning rule sees are the plastic AMPA weights of the existing synapses,
+flat ``[P, 1800]`` (ES->EA 1000, then EA->EM 800, in mV), or only the 800 EA->EM ones when
+``evolve="ea_em"`` (the ES->EA weights then stay at their initial values). The network runs
+one 50-ms window per decision and keeps its state from one decision to the next; the action
+is the EM half (LEFT, RIGHT) with more spikes, a tie or silence being an unknown move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import nir
+import numpy as np
+import torch
+from torch import Tensor
+
+from neurorl.core.decoders import TieBreak, spike_count_vote
+from neurorl.errors import ConfigError, NotExportableError
+from neurorl.nets.cartpole_network import (
+    CartPoleNetwork,
+    CartPoleNetworkConfig,
+    NetworkState,
+    PlasticWeights,
+    build_network,
+    initial_state,
+    run_window,
+)
+from neurorl.nets.policies import PolicyOutput
+
+
+def connectivity_stream(seed: int) -> torch.Generator:
+    """The random stream that draws a network's connectivity and initial weights."""
+    state = np.random.SeedSequence([seed, 0xC0]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+@dataclass(frozen=True)
+class PaperNetworkPolicyConfig:
+    """``connectivity_seed``: draws the connections and the initial plastic weights (None:
+    the run's seed); ``evolve``: which plastic weights are parameters ("all" or "ea_em")."""
+
+    network: CartPoleNetworkConfig = field(default_factory=CartPoleNetworkConfig)
+    connectivity_seed: int | None = None
+    evolve: Literal["all", "ea_em"] = "all"
+    tie: TieBreak = "random"
+
+    def build(
+        self, obs_dim: int, num_actions: int, seed: int = 0, device: str = "cpu"
+    ) -> PaperNetworkPolicy:
+        if (obs_dim, num_actions) != (4, 2):
+            raise ConfigError(
+                "the paper network needs CartPole's 4 observations and 2 actions, "
+                f"got {obs_dim} and {num_actions}"
+            )
+        connectivity = seed if self.connectivity_seed is None else self.connectivity_seed
+        generator = connectivity_stream(connectivity)
+        network = build_network(self.network, generator, device=device)
+        initial = network.init_weights(1, generator)
+        return PaperNetworkPolicy(network, initial, self.evolve, self.tie)
+
+
+@dataclass(frozen=True, eq=False)
+class PaperNetworkPolicy:
+    """See the module docstring; ``initial`` holds the untrained plastic weights ``[1, ...]``."""
+
+    network: CartPoleNetwork
+    initial: PlasticWeights
+    evolve: Literal["all", "ea_em"] = "all"
+    tie: TieBreak = "random"
+
+    @property
+    def num_parameters(self) -> int:
+        return int(self.initial_parameters().numel())
+
+    def initial_parameters(self, generator: torch.Generator | None = None) -> Tensor:
+        """The untrained network's plastic weights (drawn with the connectivity)."""
+        flat = self.network.flatten(self.initial)[0]
+        return flat[self._es_ea_count :] if self.evolve == "ea_em" else flat
+
+    @property
+    def _es_ea_count(self) -> int:
+        return int(self.network.connections["ES->EA"].mask.sum())
+
+    def weights(self, params: Tensor) -> PlasticWeights:
+        """Dense plastic weights ``[P, pre, post]`` of parameter vectors ``[P, D]``."""
+        if self.evolve == "ea_em":
+            fixed = self.network.flatten(self.initial)[:, : self._es_ea_count]
+            params = torch.cat([fixed.to(params).expand(len(params), -1), params], dim=1)
+        return self.network.unflatten(params)
+
+    def start(self, params: Tensor, batch: int) -> NetworkState:
+        return initial_state(self.network, len(params), batch)
+
+    def act(
+        self, obs: Tensor, params: Tensor, state: NetworkState, generator: torch.Generator
+    ) -> tuple[PolicyOutput, NetworkState]:
+        output = run_window(obs, state, self.network, self.weights(params), record=True)
+        actions, undecided = spike_count_vote(output.counts, 2, self.tie, generator)
+        return PolicyOutput(actions, undecided, output.spikes.sum((0, -1))), output.state
+
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
+        raise NotExportableError(
+            "the paper network (INTF7 cells with NMDA, AHP and delays) has no NIR equivalent"
+        )

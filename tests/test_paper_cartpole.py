@@ -1,0 +1,94 @@
+"""The Haşegan et al. 2022 experiments: critic, STDP-RL trainer, evolution of the same network."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_neurorl
+
+from neurorl.config import apply_overrides
+from neurorl.core import configure_cpu
+from neurorl.experiments.registry import get_experiment
+from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward
+
+STAGE = PAPER_STAGES[-1]  # k 1.2, positive bias 2, opposite factor 0.9
+SHORT = (  # one 120-step stage with a large rate, so that a few episodes change weights
+    "[{env_steps: 120, window_ms: 5, lifetime_ms: 250, rate: 0.05, angvel_weight: 1.2, "
+    "positive_bias: 2, opposite_factor: 0.9}]"
+)
+
+
+def obs(theta: float, omega: float) -> np.ndarray:
+    return np.array([0.0, 0.0, theta, omega])
+
+
+def test_critic_follows_the_original_v1_rules():
+    critic = CriticConfig()
+    assert critic_reward(obs(0.005, 0.005), obs(0.2, 0.2), False, STAGE, critic) == 0.0
+    assert critic_reward(obs(0.1, 0.1), obs(0.1, 0.1), True, STAGE, critic) == -0.5
+    assert critic_reward(obs(0.1, 0.1), obs(0.005, -0.005), False, STAGE, critic) == 1.0
+    before, after = obs(0.05, 0.1), obs(0.05, 0.08)
+    gain = 3.0 * (np.hypot(0.05, np.sqrt(1.2) * 0.1) - np.hypot(0.05, np.sqrt(1.2) * 0.08))
+    assert critic_reward(before, after, False, STAGE, critic) == pytest.approx(2.0 * gain)
+    assert critic_reward(after, before, False, STAGE, critic) == pytest.approx(-gain)
+    assert critic_reward(obs(0.5, 2.0), obs(0.02, 0.02), False, STAGE, critic) == 1.0  # clipped
+
+
+def _trainer(name: str, **overrides: str):
+    configure_cpu()
+    experiment = get_experiment(name)
+    return experiment.make_trainer(apply_overrides(experiment.default_config(), overrides))
+
+
+def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
+    trainer = _trainer("cartpole-snn-stdprl", stages=SHORT, **{"plasticity.normalize_every": "0"})
+    before = {name: w.clone() for name, w in trainer.weights.items()}
+    trainer.train_step()
+    ea_em, mask = trainer.weights["EA->EM"], trainer.masks["EA->EM"]
+    assert not torch.equal(ea_em, before["EA->EM"])  # rewards arrived and tags were set
+    assert torch.equal(ea_em[:, ~mask], before["EA->EM"][:, ~mask])  # absent synapses stay 0
+    assert torch.equal(trainer.weights["ES->EA"], before["ES->EA"])  # not plastic here
+    assert trainer.params().shape == (1800,)
+
+    twin = _trainer("cartpole-snn-stdprl", stages=SHORT, **{"plasticity.normalize_every": "0"})
+    twin.load_state_dict(trainer.state_dict())
+    assert trainer.train_step() == twin.train_step()
+    assert all(torch.equal(trainer.weights[k], twin.weights[k]) for k in trainer.weights)
+
+
+def test_stdp_rl_es_ea_variant_trains_both_projections():
+    trainer = _trainer("cartpole-snn-stdprl-es-ea", stages=SHORT)
+    before = trainer.weights["ES->EA"].clone()
+    while not trainer.finished():
+        trainer.train_step()
+    assert not torch.equal(trainer.weights["ES->EA"], before)
+    returns, stats = trainer.evaluate(trainer.params(), 3, 42)
+    assert returns.shape == (3,) and stats["spikes_per_decision"] > 0
+
+
+def test_evolution_of_the_paper_network_and_of_ea_em_only():
+    small = {"es.population": "4", "train.generations": "1", "train.episodes_per_member": "1"}
+    full = _trainer("cartpole-snn-evol", **small)
+    assert full.params().shape == (1800,)
+    part = _trainer("cartpole-snn-evol-ea-em", **small)
+    assert part.params().shape == (800,)
+    assert torch.equal(full.params()[1000:], part.params())  # same network, same initial weights
+    metrics = part.train_step()
+    assert metrics["episodes"] == 5 and metrics["spikes_per_decision"] > 0
+    es_ea = part.policy.weights(part.params()[None]).es_ea
+    assert torch.equal(es_ea, full.policy.weights(full.params()[None]).es_ea)  # kept fixed
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("net.network.ea=-3", "ea (EA size) must be >= 1"),
+        ("net.network.dt_ms=60", "dt_ms (60.0) must be <= window_ms (50.0)"),
+        ("net.network.projections=[{pre: ES, post: EA, weight_mv: 10, in_degree: 90}]", "exceeds"),
+        ("net.network.input_rate_hz=-5", "input_rate_hz must be >= 0"),
+    ],
+)
+def test_impossible_networks_fail_at_start(tmp_path, override, fragment):
+    result = run_neurorl("train", "cartpole-snn-evol", "--out", tmp_path, "--set", override)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("neurorl: error: ") and fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
