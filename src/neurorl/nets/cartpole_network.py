@@ -23,8 +23,8 @@ Time: :func:`run_window` simulates one environment step, ``window_ms`` (50 ms) i
 ``dt_ms``. The default dt = 1 ms: every time constant is >= 8 ms except the I cells' 1.5-ms
 relative refractoriness, the decays are exact exponentials, the 50-Hz input has a whole-step
 period (20 steps), the soma delays (1.8-2.2 ms) all round to 2 steps, and the paper's input
-generators check for rate changes on a 1-ms grid anyway. dt = 0.5 ms costs twice the steps
-for firing rates within ~10% (see the tests).
+generators check for rate changes on a 1-ms grid anyway. dt = 0.5 and 0.25 ms cost 2x and
+4x the steps for population rates within ~5% of dt = 1 ms (the tests check 20%).
 
 Modelling choices (the cell: :mod:`neurorl.core.conductance`):
 
@@ -41,6 +41,11 @@ Modelling choices (the cell: :mod:`neurorl.core.conductance`):
   delays (3-12 ms) are drawn per synapse and rounded to whole steps.
 - The state carries over from window to window and episode to episode (in the paper the
   simulation runs on through episode ends); :func:`initial_state` is a network at rest.
+
+Firing regime (untrained, the paper's parameters, random CartPole observations): EA ~6-7 Hz,
+EM ~10-12 Hz, IA ~7-9, IAL ~13-18, IM ~21-28, IML ~12-15 Hz. The paper's 5.5 and 6 Hz for EA
+and EM are the set points of its slow homeostatic gain control during training, which this
+module leaves to the learners.
 
 Performance: call :func:`neurorl.core.configure_cpu` first (denormal floats otherwise slow
 the decaying potentials ~100x); ``run_window(..., compile=True)`` for large P x B.
@@ -524,7 +529,7 @@ class _LoopWeights(NamedTuple):
 
     ea_em: Tensor  # [P, n_ea, 2 n_em]: the members' plastic AMPA, then the fixed NMDA
     modules: tuple[ModuleWeights, ...]
-    starts: tuple[int, ...]  # where each module starts in the spike vector
+    starts: tuple[int, ...]  # where each module starts among the cells
 
 
 def _substep(
@@ -537,9 +542,10 @@ def _substep(
 ) -> tuple[Tensor, CellState]:
     """One step of all cells but ES (modules A then M, cells E, I, IL in each).
 
-    ``es_drive [P, B, 2, n_ea]``: AMPA and NMDA onto EA; ``arriving [P, B, 200]``: the spikes
-    sent ``delay_ms`` ago; ``slow_arriving``, one per module, ``[P, B, n_delays, n_il]``: the
-    IL spikes sent the slow-GABA delays ago. Returns the cells' spikes and state.
+    ``es_drive [P, B, 2, n_ea]``: AMPA and NMDA onto EA; ``arriving [P, B, n_cells]``: the
+    cells' spikes sent ``delay_ms`` ago; ``slow_arriving``, one per module,
+    ``[P, B, n_delays, n_il]``: the IL spikes sent the slow-GABA delays ago (longest first).
+    Returns the cells' spikes and state.
     """
     population, batch, _ = arriving.shape
     flat = (population * batch, -1)
