@@ -66,7 +66,12 @@ def test_stdp_rl_es_ea_variant_trains_both_projections():
 
 
 def test_evolution_of_the_paper_network_and_of_ea_em_only():
-    small = {"es.population": "4", "train.generations": "1", "train.episodes_per_member": "1"}
+    small = {
+        "es.population": "4",
+        "train.generations": "1",
+        "train.episodes_per_member": "1",
+        "net.compile": "false",  # compiling costs more than this test
+    }
     full = _trainer("cartpole-snn-evol", **small)
     assert full.params().shape == (1800,)
     part = _trainer("cartpole-snn-evol-ea-em", **small)

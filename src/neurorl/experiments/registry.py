@@ -52,13 +52,13 @@ PAPER_ES = ESConfig(
     fitness_shaping="zscore",
 )
 # A modern ES on the same weights: antithetic pairs, centred ranks, Adam (sigma and the step
-# in mV), a larger population.
-MODERN_ES = ESConfig(population=32, sigma=0.5, learning_rate=0.1)
+# in mV; the weights are 5-15 mV), a larger population.
+MODERN_ES = ESConfig(population=32, sigma=2.0, learning_rate=0.5)
 
 
 def _paper_evolution(es: ESConfig, generations: int, **net: Any) -> Callable[[], Any]:
     return lambda: PaperNetworkEvolutionConfig(
-        net=PaperNetworkPolicyConfig(**net),
+        net=PaperNetworkPolicyConfig(compile=True, **net),
         es=es,
         train=TrainConfig(generations=generations, episodes_per_member=5, stop_return=None),
     )

@@ -40,12 +40,15 @@ def connectivity_stream(seed: int) -> torch.Generator:
 @dataclass(frozen=True)
 class PaperNetworkPolicyConfig:
     """``connectivity_seed``: draws the connections and the initial plastic weights (None:
-    the run's seed); ``evolve``: which plastic weights are parameters ("all" or "ea_em")."""
+    the run's seed); ``evolve``: which plastic weights are parameters ("all" or "ea_em");
+    ``compile``: run the network's time step through ``torch.compile`` (about 2x faster for
+    large populations, 6-20 s to compile once)."""
 
     network: CartPoleNetworkConfig = field(default_factory=CartPoleNetworkConfig)
     connectivity_seed: int | None = None
     evolve: Literal["all", "ea_em"] = "all"
     tie: TieBreak = "random"
+    compile: bool = False
 
     def build(
         self, obs_dim: int, num_actions: int, seed: int = 0, device: str = "cpu"
@@ -59,7 +62,7 @@ class PaperNetworkPolicyConfig:
         generator = connectivity_stream(connectivity)
         network = build_network(self.network, generator, device=device)
         initial = network.init_weights(1, generator)
-        return PaperNetworkPolicy(network, initial, self.evolve, self.tie)
+        return PaperNetworkPolicy(network, initial, self.evolve, self.tie, self.compile)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +73,7 @@ class PaperNetworkPolicy:
     initial: PlasticWeights
     evolve: Literal["all", "ea_em"] = "all"
     tie: TieBreak = "random"
+    compile: bool = False
 
     @property
     def num_parameters(self) -> int:
@@ -97,7 +101,8 @@ class PaperNetworkPolicy:
     def act(
         self, obs: Tensor, params: Tensor, state: NetworkState, generator: torch.Generator
     ) -> tuple[PolicyOutput, NetworkState]:
-        output = run_window(obs, state, self.network, self.weights(params), record=True)
+        weights = self.weights(params)
+        output = run_window(obs, state, self.network, weights, record=True, compile=self.compile)
         actions, undecided = spike_count_vote(output.counts, 2, self.tie, generator)
         return PolicyOutput(actions, undecided, output.spikes.sum((0, -1))), output.state
 
