@@ -18,7 +18,7 @@ from torch import Tensor
 
 from neurorl.errors import ConfigError
 from neurorl.learn.es import ESConfig, EvolutionStrategy
-from neurorl.learn.rollout import run_episodes
+from neurorl.learn.rollout import evaluate_policy, run_episodes
 from neurorl.nets.cartpole_policy import PaperNetworkPolicyConfig
 from neurorl.nets.policies import BatchedPolicy, MLPPolicyConfig
 
@@ -158,19 +158,9 @@ class EvolutionTrainer:
         self, params: Tensor, episodes: int, env_seed: int
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Test returns ``[episodes]`` of one parameter vector on env seeds env_seed, +1, ..."""
-        result = run_episodes(
-            self.config.env_id,
-            self.policy,
-            params[None].to(self.config.device),
-            episodes,
-            env_seed,
-            stream(env_seed, 4),
+        return evaluate_policy(
+            self.config.env_id, self.policy, params.to(self.config.device), episodes, env_seed
         )
-        stats = {
-            "spikes_per_decision": result.spikes_per_decision,
-            "undecided_fraction": result.undecided_fraction,
-        }
-        return result.returns[0], stats
 
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         """The policy network as a NIR graph (:class:`NotExportableError` if it has none)."""

@@ -44,7 +44,7 @@ from neurorl.core.decoders import TieBreak, spike_count_vote
 from neurorl.errors import ConfigError
 from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, stream
 from neurorl.learn import homeostasis
-from neurorl.learn.rollout import run_episodes
+from neurorl.learn.rollout import evaluate_policy
 from neurorl.learn.stdp import STDPConfig, apply_reward, stdp_init, update_eligibility
 from neurorl.nets.cartpole_network import (
     CartPoleNetworkConfig,
@@ -331,14 +331,7 @@ class STDPRLTrainer:
         self, params: Tensor, episodes: int, env_seed: int
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Test returns with plasticity off, one fresh network state per test episode."""
-        result = run_episodes(
-            self.config.env_id, self.policy, params[None], episodes, env_seed, stream(env_seed, 4)
-        )
-        stats = {
-            "spikes_per_decision": result.spikes_per_decision,
-            "undecided_fraction": result.undecided_fraction,
-        }
-        return result.returns[0], stats
+        return evaluate_policy(self.config.env_id, self.policy, params, episodes, env_seed)
 
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         return self.policy.to_nir(params)

@@ -62,7 +62,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,6 +76,7 @@ from neurorl import __version__
 from neurorl.core.lif import CubaLIFParameters, LIFParameters
 from neurorl.core.surrogate import Surrogate
 from neurorl.errors import NeurorlError
+from neurorl.files import atomic_write_bytes
 from neurorl.nets.spiking_mlp import SpikingMLP
 
 __all__ = [
@@ -319,18 +319,7 @@ def write_graph(path: str | os.PathLike[str], graph: nir.NIRGraph) -> None:
         raise NeurorlError(f"expected a NIR graph, got {type(graph).__name__}")
     buffer = io.BytesIO()
     nir.write(buffer, graph)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(buffer.getbuffer())
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(Path(path), lambda file: file.write(buffer.getbuffer()))
 
 
 def read_graph(path: str | os.PathLike[str]) -> nir.NIRGraph:

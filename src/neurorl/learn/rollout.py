@@ -78,3 +78,17 @@ def run_episodes(
         spikes / decisions,
         undecided / decisions,
     )
+
+
+def evaluate_policy(
+    env_id: str, policy: BatchedPolicy, params: Tensor, episodes: int, env_seed: int
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Test returns ``[episodes]`` of one parameter vector ``[D]`` on env seeds ``env_seed``,
+    ``env_seed + 1``, ... (a fixed protocol: the tie-break stream depends on the seed only)."""
+    generator = torch.Generator().manual_seed(int(env_seed) + 4)
+    result = run_episodes(env_id, policy, params[None], episodes, env_seed, generator)
+    stats = {
+        "spikes_per_decision": result.spikes_per_decision,
+        "undecided_fraction": result.undecided_fraction,
+    }
+    return result.returns[0], stats
