@@ -33,7 +33,9 @@ decays its states analytically, adds the jump scaled by the driving force ``(1 -
   threshold to ``VTH + RRWght (Vblock - VTH)``, holds it through the absolute refractory
   period and lets it relax with ``tau_rr`` afterwards. Raising it by ``rr_weight (block -
   threshold) exp(t_ref / tau_rr)`` at the spike and decaying it from then on gives exactly
-  that value at every step where a spike is allowed.
+  that value at every step where a spike is allowed, as long as ``t_ref / dt`` is whole or
+  rounds up (true for the paper's cells at dt 1, 0.5 and 0.25 ms; when it rounds down, the
+  first allowed step sees a higher threshold than INTF7's).
 - Simplified: the events of one step share one driving force, and the threshold is tested
   once per step, on the path from ``V_before`` to ``V``: a spike fires when ``V`` ends above
   threshold and the path was not entirely above the block. (INTF7 tests after each event, so

@@ -24,7 +24,7 @@ Time: :func:`run_window` simulates one environment step, ``window_ms`` (50 ms) i
 relative refractoriness, the decays are exact exponentials, the 50-Hz input has a whole-step
 period (20 steps), the soma delays (1.8-2.2 ms) all round to 2 steps, and the paper's input
 generators check for rate changes on a 1-ms grid anyway. dt = 0.5 and 0.25 ms cost 2x and
-4x the steps for population rates within ~5% of dt = 1 ms (the tests check 20%).
+4x the steps for population rates within ~5% of dt = 1 ms (the tests check 10%).
 
 Modelling choices (the cell: :mod:`neurorl.core.conductance`):
 
@@ -36,8 +36,9 @@ Modelling choices (the cell: :mod:`neurorl.core.conductance`):
   each observation's active bin fires regularly at ``input_rate_hz``. A neuron that becomes
   active fires at once (its first spike ``input_delay_ms`` into the window), a neuron that
   stays active keeps its phase across windows, an inactive one is silent.
-- Delays: the paper draws 1.8-2.2 ms per synapse; for dt >= 0.4 ms all of them round to the
-  same number of steps (2 at dt = 1 ms), so one ``delay_ms`` serves them all. The slow-GABA
+- Delays: the paper draws 1.8-2.2 ms per synapse; at dt = 0.5, 1 or 2 ms all of them round to
+  the same number of steps (2 at dt = 1 ms), so one ``delay_ms`` serves them all (at other
+  dt, e.g. the original's 0.6 ms, they would spread over two step counts). The slow-GABA
   delays (3-12 ms) are drawn per synapse and rounded to whole steps.
 - The state carries over from window to window and episode to episode (in the paper the
   simulation runs on through episode ends); :func:`initial_state` is a network at rest.
