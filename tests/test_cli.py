@@ -128,3 +128,25 @@ def test_compare_trains_then_reuses_runs(cli, tmp_path):
     code, lines, _ = cli(*args)  # the same config and seeds: gathered, not retrained
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "cartpole-snn-es").iterdir()) == runs_before
+
+
+def test_compare_runs_different_learning_rules_on_the_paper_network(cli, tmp_path):
+    """STDP-RL and evolution of the same network, each with its own small budget."""
+    stage = (
+        "[{env_steps: 60, window_ms: 5, lifetime_ms: 250, rate: 0.01, angvel_weight: 1.2, "
+        "positive_bias: 2, opposite_factor: 0.9}]"
+    )
+    code, lines, _ = cli(
+        "compare", "cartpole-snn-stdprl", "cartpole-snn-evol", "--seeds", "1", "--out", tmp_path,
+        "--quiet", "--set", "eval.episodes=3",
+        "--set", f"cartpole-snn-stdprl:stages={stage}",
+        "--set", "cartpole-snn-evol:train.generations=1",
+        "--set", "cartpole-snn-evol:es.population=4",
+        "--set", "cartpole-snn-evol:train.episodes_per_member=1",
+        "--set", "cartpole-snn-evol:net.compile=false",
+    )  # fmt: skip
+    assert code == 0
+    table = (Path(lines[-1]) / "comparison.md").read_text()
+    assert "| cartpole-snn-stdprl | 1 |" in table and "| cartpole-snn-evol | 1 |" in table
+    code, _, err = cli("compare", "cartpole-snn-es", "--out", tmp_path, "--set", "nope:seed=1")
+    assert code == 2 and "'nope' is not one of the compared experiments" in err

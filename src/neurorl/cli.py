@@ -70,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("names", nargs="+")
     compare.add_argument("--seeds", type=int, default=3)
     compare.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="[NAME:]KEY=VALUE",
+        help="override a key of every experiment, or with NAME: of one",
     )
     compare.add_argument("--out", type=Path, default=Path("runs"))
     compare.add_argument("--quiet", action="store_true")

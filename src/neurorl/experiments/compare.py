@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from neurorl.analysis.plots import load_metrics, plot_comparison
+from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import create_run, open_run, resolve_config, train
@@ -27,6 +28,19 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
     return None
 
 
+def overrides_for(name: str, names: list[str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides of experiment ``name``: plain keys apply to every experiment, keys written
+    ``NAME:key`` only to experiment NAME (experiments rarely share all their keys)."""
+    chosen = {}
+    for key, value in overrides.items():
+        target, sep, leaf = key.rpartition(":")
+        if sep and target not in names:
+            raise NeurorlError(f"--set {key}: '{target}' is not one of the compared experiments")
+        if not sep or target == name:
+            chosen[leaf] = value
+    return chosen
+
+
 def compare(
     names: list[str], seeds: int, overrides: dict[str, Any], out: Path, quiet: bool
 ) -> Path:
@@ -34,12 +48,13 @@ def compare(
     experiments = [get_experiment(name) for name in names]
     runs: dict[str, list[Path]] = {}
     for experiment in experiments:
-        base = resolve_config(experiment, overrides)
+        own = overrides_for(experiment.name, names, overrides)
+        base = resolve_config(experiment, own)
         for seed in range(seeds):
             config = dataclasses.replace(base, seed=seed)
             path = find_finished_run(out, experiment.name, config)
             if path is None:
-                seed_overrides = {**overrides, "seed": str(seed)}
+                seed_overrides = {**own, "seed": str(seed)}
                 path = train(create_run(experiment.name, seed_overrides, out), quiet)
             runs.setdefault(experiment.name, []).append(path)
     folder = out / "compare" / f"{'+'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
