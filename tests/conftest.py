@@ -1,10 +1,18 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from neurorl.cli import main
+
+# One thread per test process (and its subprocesses): the networks under test are small, and
+# on a busy 2-core machine a second thread that waits for a core stalls every small operation
+# (seen here: 50x slower).
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 # A tiny budget of the default experiment: a few seconds per run.
 SMALL = [

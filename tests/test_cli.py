@@ -122,6 +122,9 @@ def test_compare_trains_then_reuses_runs(cli, tmp_path):
     folder = Path(lines[-1])
     table = (folder / "comparison.md").read_text()
     assert "| cartpole-snn-es | 2 |" in table and "| cartpole-ann-es | 2 |" in table
+    assert "| untrained (cartpole-snn-es) | 2 |" in table
+    random_row = next(line for line in table.splitlines() if line.startswith("| random policy"))
+    assert 10 < float(random_row.split("|")[3]) < 40  # CartPole's random policy: ~22 steps
     assert (folder / "comparison.png").stat().st_size > 1000
     runs_before = sorted(p.name for p in (tmp_path / "cartpole-snn-es").iterdir())
     assert len(runs_before) == 2
@@ -148,5 +151,7 @@ def test_compare_runs_different_learning_rules_on_the_paper_network(cli, tmp_pat
     assert code == 0
     table = (Path(lines[-1]) / "comparison.md").read_text()
     assert "| cartpole-snn-stdprl | 1 |" in table and "| cartpole-snn-evol | 1 |" in table
+    # one network, two learning rules: a single untrained row
+    assert "| untrained (cartpole-snn-stdprl, cartpole-snn-evol) | 1 |" in table
     code, _, err = cli("compare", "cartpole-snn-es", "--out", tmp_path, "--set", "nope:seed=1")
     assert code == 2 and "'nope' is not one of the compared experiments" in err

@@ -97,3 +97,23 @@ def test_impossible_networks_fail_at_start(tmp_path, override, fragment):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("neurorl: error: ") and fragment in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_diagnostics_record_what_the_network_did(tmp_path):
+    from neurorl.analysis.network_plots import plot_network_diagnostics, record_episodes
+
+    policy = _trainer("cartpole-snn-stdprl").policy
+    untrained = policy.initial_parameters()
+    recording = record_episodes(policy, untrained, "CartPole-v1", 3, env_seed=42)
+    # every decision of every episode is one LEFT, RIGHT or unknown move
+    assert recording.actions.sum(1).tolist() == recording.returns.astype(int).tolist()
+    steps = policy.network.config.steps
+    assert recording.spikes.shape == (int(recording.returns[0]) * steps, 200)
+    assert recording.spikes[:, policy.network.slices["EM"]].any()
+    silent = untrained.clone().zero_()  # no E->E drive: EM never fires, every move unknown
+    assert record_episodes(policy, silent, "CartPole-v1", 2, 42).actions[:, :2].sum() == 0
+    params = {"untrained": untrained, "trained": untrained * 1.1}
+    paths = plot_network_diagnostics(tmp_path, policy, params, "CartPole-v1", 2, 42)
+    names = {"raster.png", "population_rates.png", "weights.png", "actions.png"}
+    assert {path.name for path in paths} == names
+    assert all(path.stat().st_size > 10_000 for path in paths)

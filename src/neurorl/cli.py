@@ -125,10 +125,7 @@ def run_command(args: argparse.Namespace) -> str:
         )
         return str(args.run_dir / "results.json")
     if args.command == "plot":
-        from neurorl.analysis.plots import plot_run
-
-        runner.open_run(args.run_dir)
-        return "\n".join(str(path) for path in plot_run(args.run_dir))
+        return "\n".join(str(path) for path in runner.plot(runner.open_run(args.run_dir)))
     if args.command == "compare":
         from neurorl.experiments.compare import compare
 

@@ -15,6 +15,7 @@ from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import create_run, open_run, resolve_config, train
+from neurorl.learn.rollout import random_policy_returns
 
 
 def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
@@ -59,27 +60,30 @@ def compare(
             runs.setdefault(experiment.name, []).append(path)
     folder = out / "compare" / f"{'+'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
+    rows = {name: _test_means(paths) for name, paths in runs.items()}
+    first = open_run(next(iter(runs.values()))[0])
+    rows.update(baselines(runs, first.config.eval.episodes, first.config.eval.env_seed))
     lines = [
         f"# Comparison over seeds 0..{seeds - 1}",
         "",
         "| experiment | seeds | mean | std | median | per seed (test mean return) "
-        "| env steps (mean) |",
-        "|---|---|---|---|---|---|---|",
+        "| best training score (mean over seeds) | env steps (mean) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, paths in runs.items():
-        results = [json.loads((path / "results.json").read_text()) for path in paths]
-        means = np.array([r["eval"]["mean_return"] for r in results])
-        steps = np.mean([r["train"].get("env_steps", 0) for r in results])
+    for name, row in rows.items():
+        means = row["means"]
         per_seed = ", ".join(f"{m:.1f}" for m in means)
         lines.append(
-            f"| {name} | {len(paths)} | {means.mean():.1f} | {means.std():.1f} | "
-            f"{np.median(means):.1f} | {per_seed} | {steps:.0f} |"
+            f"| {name} | {len(means)} | {means.mean():.1f} | {means.std():.1f} | "
+            f"{np.median(means):.1f} | {per_seed} | {row['score']} | {row['steps']} |"
         )
-    episodes = results[0]["eval"]["episodes"]
-    env_seed = results[0]["eval"]["env_seed"]
     lines += [
         "",
-        f"Test: {episodes} episodes from env seed {env_seed}, best checkpoint of each run.",
+        f"Test: {first.config.eval.episodes} episodes from env seed {first.config.eval.env_seed}, "
+        "best checkpoint of each run; the untrained network is each run's initial policy, the "
+        "random policy draws uniform actions (one action stream per seed). Best training score: "
+        "the best value of each run's score (STDP-RL: average steps of the last 100 training "
+        "episodes; evolution: the centre's return) over training.",
         "",
     ]
     lines += ["Runs:", *[f"- {path}" for paths in runs.values() for path in paths], ""]
@@ -87,3 +91,38 @@ def compare(
     curves = {name: [load_metrics(path) for path in paths] for name, paths in runs.items()}
     plot_comparison(curves, folder / "comparison.png")
     return folder
+
+
+def _test_means(paths: list[Path]) -> dict[str, Any]:
+    results = [json.loads((path / "results.json").read_text()) for path in paths]
+    train_info = [r["train"] for r in results]
+    scores = [t["best_score"] for t in train_info if t.get("best_score") is not None]
+    score = f"{np.mean(scores):.1f} ({train_info[0]['score']})" if scores else "-"
+    return {
+        "means": np.array([r["eval"]["mean_return"] for r in results]),
+        "score": score,
+        "steps": f"{np.mean([t.get('env_steps', 0) for t in train_info]):.0f}",
+    }
+
+
+def baselines(runs: dict[str, list[Path]], episodes: int, env_seed: int) -> dict[str, dict]:
+    """The untrained policy of every run (one row per experiment, or one row for experiments
+    whose untrained policies perform identically, e.g. two learning rules on one network) and
+    a uniformly random policy, on the same test protocol."""
+    untrained: dict[tuple[float, ...], list[str]] = {}
+    for name, paths in runs.items():
+        means = []
+        for path in paths:
+            trainer = open_run(path).make_trainer()
+            returns, _ = trainer.evaluate(trainer.params(), episodes, env_seed)
+            means.append(float(np.mean(returns)))
+        untrained.setdefault(tuple(means), []).append(name)
+    env_id = open_run(next(iter(runs.values()))[0]).config.env_id
+    seeds = max(len(paths) for paths in runs.values())
+    rows = {
+        f"untrained ({', '.join(names)})": {"means": np.array(means), "score": "-", "steps": "0"}
+        for means, names in untrained.items()
+    }
+    random = [random_policy_returns(env_id, episodes, env_seed, s).mean() for s in range(seeds)]
+    rows["random policy"] = {"means": np.array(random), "score": "-", "steps": "0"}
+    return rows

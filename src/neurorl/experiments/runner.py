@@ -198,8 +198,6 @@ def _save_latest(run: Run, trainer, best_score: float, wall_seconds: float) -> N
 
 def finish(run: Run, trainer, wall_seconds: float, best_score: float) -> None:
     """Evaluate the best policy, write results.json, plots and (if it has one) policy.nir."""
-    from neurorl.analysis.plots import plot_run
-
     evaluate(
         run,
         trainer=trainer,
@@ -212,9 +210,35 @@ def finish(run: Run, trainer, wall_seconds: float, best_score: float) -> None:
             "best_score": best_score,
         },
     )
-    plot_run(run.path)
+    plot(run, trainer)
     with contextlib.suppress(NotExportableError):
         export(run, trainer=trainer)
+
+
+DIAGNOSTIC_EPISODES = 5
+
+
+def plot(run: Run, trainer=None) -> list[Path]:
+    """The learning curve and, for the Haşegan 2022 network, its diagnostics (spike raster,
+    population rates, weights and actions per test episode, untrained against trained)."""
+    from neurorl.analysis.network_plots import plot_network_diagnostics
+    from neurorl.analysis.plots import plot_run
+    from neurorl.nets.cartpole_policy import PaperNetworkPolicy
+
+    paths = plot_run(run.path)
+    trainer = trainer or run.make_trainer()
+    policy = getattr(trainer, "policy", None)
+    if isinstance(policy, PaperNetworkPolicy) and run.best.exists():
+        params = {"untrained": policy.initial_parameters(), "trained": best_params(run)}
+        paths += plot_network_diagnostics(
+            run.path / "plots",
+            policy,
+            params,
+            run.config.env_id,
+            DIAGNOSTIC_EPISODES,
+            run.config.eval.env_seed,
+        )
+    return paths
 
 
 def best_params(run: Run) -> torch.Tensor:

@@ -92,3 +92,21 @@ def evaluate_policy(
         "undecided_fraction": result.undecided_fraction,
     }
     return result.returns[0], stats
+
+
+def random_policy_returns(env_id: str, episodes: int, env_seed: int, seed: int) -> np.ndarray:
+    """Test returns ``[episodes]`` of uniformly random actions on env seeds ``env_seed``, +1,
+    ... (the evaluation protocol's baseline); ``seed`` draws the actions."""
+    env = make_vector_env(env_id, episodes)
+    try:
+        env.reset(seed=env_seed)
+        env.action_space.seed(seed)
+        returns = np.zeros(episodes)
+        alive = np.ones(episodes, dtype=bool)
+        while alive.any():
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            returns += np.where(alive, reward, 0.0)
+            alive &= ~(terminated | truncated)
+    finally:
+        env.close()
+    return returns
