@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neurorl.errors import NeurorlError
+from neurorl.experiments.dqn import DQNConfig, DQNTrainConfig, DQNTrainer
 from neurorl.experiments.evolution import (
     EvolutionConfig,
     EvolutionTrainer,
@@ -20,8 +21,10 @@ from neurorl.experiments.evolution import (
     TrainConfig,
 )
 from neurorl.experiments.stdp_rl import PlasticityConfig, STDPRLConfig, STDPRLTrainer
+from neurorl.experiments.td3 import TD3Config, TD3TrainConfig, TD3Trainer
 from neurorl.learn.es import ESConfig
 from neurorl.nets.cartpole_policy import PaperNetworkPolicyConfig
+from neurorl.nets.deep import DeepNetConfig
 from neurorl.nets.policies import MLPPolicyConfig
 
 DEFAULT_EXPERIMENT = "cartpole-snn-es"
@@ -62,6 +65,119 @@ def _paper_evolution(es: ESConfig, generations: int, **net: Any) -> Callable[[],
         es=es,
         train=TrainConfig(generations=generations, episodes_per_member=5, stop_return=None),
     )
+
+
+# Akl et al. 2023 (shared/design/papers/akl2023.md): the same layers as an SNN or an ANN.
+# DQN: CartPole 4-64-64-2, T 3, alpha = beta = 0.5, threshold 0.2 (DeepNetConfig's
+# defaults); Acrobot 6-256-256-3, alpha = beta = 0.8, threshold 1.0.
+def _dqn(env_id: str, kind: str, total_steps: int, **net: Any) -> Callable[[], Any]:
+    return lambda: DQNConfig(
+        env_id=env_id,
+        net=DeepNetConfig(kind=kind, **net),
+        train=DQNTrainConfig(total_steps=total_steps),
+    )
+
+
+# TD3: spiking actor (T 5, alpha = beta = 0.5, two-neuron input, the paper's per-env
+# threshold; Walker2d has none in the paper: 1.0) or the same layers as ReLU units (raw
+# input), ReLU twin critics; 1M steps on MuJoCo (400-300), 30k on Pendulum (256-256).
+def _td3(env_id: str, kind: str, threshold: float, **actor: Any) -> Callable[[], Any]:
+    mujoco = env_id != "Pendulum-v1"
+    hidden = (400, 300) if mujoco else (256, 256)
+    steps = {"total_steps": 1_000_000, "steps_per_iteration": 10_000} if mujoco else {}
+    spiking = {"steps": 5, "threshold": threshold, "encoding": "two_neuron"}
+    return lambda: TD3Config(
+        env_id=env_id,
+        actor=DeepNetConfig(
+            kind=kind, hidden=hidden, **(spiking if kind == "snn" else {}), **actor
+        ),
+        critic=DeepNetConfig(kind="ann", hidden=hidden),
+        train=TD3TrainConfig(**steps),
+    )
+
+
+# PopSAN (Tang et al. 2020): 10 Gaussian fields per observation dim, LIF 256-256 (current
+# decay 0.5, voltage decay 0.75, threshold 0.5, a window surrogate of half-width 0.5: here
+# the triangle of slope 2), 10 output neurons per action dim, rates decoded; actor lr 1e-4.
+def _popsan(env_id: str) -> Callable[[], Any]:
+    actor = DeepNetConfig(
+        hidden=(256, 256),
+        steps=5,
+        current_decay=0.5,
+        voltage_decay=0.75,
+        threshold=0.5,
+        surrogate="triangle",
+        surrogate_slope=2.0,
+        encoding="population",
+        readout="rate_mean",
+    )
+    return lambda: TD3Config(
+        env_id=env_id, actor=actor, train=TD3TrainConfig(actor_learning_rate=1e-4)
+    )
+
+
+MUJOCO_THRESHOLDS = {"halfcheetah": 0.8, "hopper": 2.0, "walker2d": 1.0, "ant": 2.5}
+
+
+def _deep_rl_experiments() -> list[Experiment]:
+    """The DQN and TD3 experiments of Akl et al. 2023, SNN and ANN variants of each."""
+    experiments = []
+    for kind in ("snn", "ann"):
+        layers = "spiking (CubaLIF, T 3)" if kind == "snn" else "ReLU"
+        experiments += [
+            Experiment(
+                f"cartpole-{kind}-dqn",
+                f"CartPole-v1, DQN with a {layers} Q-network 4-64-64-2 (Akl 2023), 100k steps",
+                _dqn("CartPole-v1", kind, 100_000),
+                DQNTrainer,
+            ),
+            Experiment(
+                f"acrobot-{kind}-dqn",
+                f"Acrobot-v1, DQN with a {layers} Q-network 6-256-256-3 (Akl 2023), 100k steps",
+                _dqn(
+                    "Acrobot-v1",
+                    kind,
+                    100_000,
+                    hidden=(256, 256),
+                    current_decay=0.8,
+                    voltage_decay=0.8,
+                    threshold=1.0,
+                ),
+                DQNTrainer,
+            ),
+        ]
+    for kind in ("snn", "ann"):
+        actor = "spiking (CubaLIF, T 5)" if kind == "snn" else "ReLU"
+        experiments.append(
+            Experiment(
+                f"pendulum-{kind}-td3",
+                f"Pendulum-v1, TD3 with a {actor} actor 256-256, ReLU critics (Akl 2023)",
+                _td3("Pendulum-v1", kind, threshold=1.0),
+                TD3Trainer,
+            )
+        )
+    experiments.append(
+        Experiment(
+            "pendulum-snn-td3-popsan",
+            "Pendulum-v1, TD3 with a population-coded spiking actor (PopSAN, Tang 2020)",
+            _popsan("Pendulum-v1"),
+            TD3Trainer,
+        )
+    )
+    for env, threshold in MUJOCO_THRESHOLDS.items():
+        env_id = {"halfcheetah": "HalfCheetah-v5"}.get(env, f"{env.capitalize()}-v5")
+        for kind in ("snn", "ann"):
+            actor = "spiking (CubaLIF, T 5)" if kind == "snn" else "ReLU"
+            experiments.append(
+                Experiment(
+                    f"{env}-{kind}-td3",
+                    f"{env_id}, TD3 with a {actor} actor 400-300, ReLU critics (Akl 2023), 1M "
+                    "steps",
+                    _td3(env_id, kind, threshold),
+                    TD3Trainer,
+                )
+            )
+    return experiments
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -118,6 +234,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(plastic="es_ea_em")),
             STDPRLTrainer,
         ),
+        *_deep_rl_experiments(),
     ]
 }
 
