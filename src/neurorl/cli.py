@@ -1,4 +1,4 @@
-"""The ``neurorl`` command: list, train, eval, plot, compare, export."""
+"""The ``neurorl`` command: list, train, eval, plot, compare, sweep, export."""
 
 from __future__ import annotations
 
@@ -80,6 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=Path("runs"))
     compare.add_argument("--quiet", action="store_true")
 
+    sweep = commands.add_parser(
+        "sweep", help="train or gather an experiment over a grid of config values; heat maps"
+    )
+    sweep.add_argument("name", help="experiment name (see 'neurorl list')")
+    sweep.add_argument(
+        "--grid",
+        dest="grids",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a config key and its values; several --grid: their cartesian product",
+    )
+    sweep.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 per point (default 3)")
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key at every grid point",
+    )
+    sweep.add_argument("--out", type=Path, default=Path("runs"))
+    sweep.add_argument("--quiet", action="store_true")
+
     export = commands.add_parser("export", help="export a run's best spiking policy")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--format", default="nir", help="export format (nir)")
@@ -135,6 +159,19 @@ def run_command(args: argparse.Namespace) -> str:
             args.names, args.seeds, parse_set_options(args.overrides), args.out, args.quiet
         )
         print((folder / "comparison.md").read_text())
+        return str(folder)
+    if args.command == "sweep":
+        from neurorl.experiments.sweep import parse_grid_options, sweep
+
+        folder = sweep(
+            args.name,
+            parse_grid_options(args.grids),
+            args.seeds,
+            parse_set_options(args.overrides),
+            args.out,
+            args.quiet,
+        )
+        print((folder / "sweep.md").read_text())
         return str(folder)
     if args.command == "export":
         return str(runner.export(runner.open_run(args.run_dir), args.format))

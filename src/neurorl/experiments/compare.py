@@ -60,7 +60,7 @@ def compare(
             runs.setdefault(experiment.name, []).append(path)
     folder = out / "compare" / f"{'+'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
-    rows = {name: _test_means(paths) for name, paths in runs.items()}
+    rows = {name: returns_by_seed(paths) for name, paths in runs.items()}
     first = open_run(next(iter(runs.values()))[0])
     rows.update(baselines(runs, first.config.eval.episodes, first.config.eval.env_seed))
     lines = [
@@ -93,7 +93,7 @@ def compare(
     return folder
 
 
-def _test_means(paths: list[Path]) -> dict[str, Any]:
+def returns_by_seed(paths: list[Path]) -> dict[str, Any]:
     results = [json.loads((path / "results.json").read_text()) for path in paths]
     train_info = [r["train"] for r in results]
     scores = [t["best_score"] for t in train_info if t.get("best_score") is not None]
