@@ -123,7 +123,7 @@ class MetricsLog:
             self.columns = list(metrics)
             self.file.write_text(",".join(self.columns) + "\n")
         with self.file.open("a") as file:
-            file.write(",".join(repr(float(metrics[c])) for c in self.columns) + "\n")
+            file.write(",".join(_cell(metrics[c]) for c in self.columns) + "\n")
         step = int(metrics["iteration"])
         for key, value in metrics.items():
             if key != "iteration":
@@ -131,6 +131,13 @@ class MetricsLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _cell(value: float) -> str:
+    """A metrics.csv cell: integers as integers, floats exactly (``repr``)."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return str(int(value))
+    return repr(float(value))
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
