@@ -1,4 +1,5 @@
-"""Deep spiking RL (Akl et al. 2023): CartPole SNN-DQN over seeds, Pendulum SNN vs ANN TD3.
+"""Deep spiking RL (Akl et al. 2023): CartPole SNN-DQN over seeds, Pendulum SNN vs ANN TD3,
+and the MuJoCo SNN vs ANN TD3 table.
 
 Each run is a real run folder (training, evaluation of the best checkpoint on the
 experiment's test episodes from env seed 42, plots, NIR export), one torch thread. Targets
@@ -6,6 +7,11 @@ of the issue: cartpole-snn-dqn test mean >= 475 within 100k env steps in < 10 mi
 pendulum-snn-td3 >= -200 within 30k steps. Figures go to BENCHMARKS.md.
 
     python benchmarks/deep_rl.py [--seeds 3] [--td3-seeds 1] [--skip-td3] [--out DIR]
+
+With ``--mujoco ENV,...`` it instead trains ``ENV-snn-td3`` and ``ENV-ann-td3`` for
+``--seeds`` seeds and ``--steps`` env steps each on ``--device`` and writes the table of test
+returns (mean and std over seeds, SNN / ANN): the paper's 1M-step table is ``--mujoco
+halfcheetah,hopper,walker2d,ant --steps 1000000 --seeds 5 --device cuda``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from report import provenance, write_section
 
@@ -28,22 +35,55 @@ HEADER = [
 ]
 
 
-def run(experiment: str, seed: int, out: Path) -> str:
-    """Train ``experiment`` with ``seed``; one table row of its results.json."""
+def train(experiment: str, seed: int, out: Path, *options: str) -> tuple[dict, float]:
+    """Train ``experiment`` with ``seed``: (its results.json, whole command seconds)."""
     started = time.perf_counter()
-    assert neurorl(["train", experiment, "--quiet", "--seed", str(seed), "--out", str(out)]) == 0
+    command = ["train", experiment, "--quiet", "--seed", str(seed), "--out", str(out), *options]
+    if neurorl(command) != 0:
+        raise SystemExit(f"neurorl {' '.join(command)} failed")
     wall = time.perf_counter() - started
     run_dir = max((out / experiment).glob(f"*-seed{seed}"))
-    results = json.loads((run_dir / "results.json").read_text())
-    test, train = results["eval"], results["train"]
+    return json.loads((run_dir / "results.json").read_text()), wall
+
+
+def run(experiment: str, seed: int, out: Path) -> str:
+    """Train ``experiment`` with ``seed``; one table row of its results.json."""
+    results, wall = train(experiment, seed, out)
+    test, train_info = results["eval"], results["train"]
     row = (
         f"| {experiment} | {seed} | {test['mean_return']:.1f} ± {test['std_return']:.1f} "
-        f"({test['episodes']}) | {train['env_steps']} | {train['wall_seconds']:.0f} | "
+        f"({test['episodes']}) | {train_info['env_steps']} | {train_info['wall_seconds']:.0f} | "
         f"{test['spikes_per_decision']:.0f} | {test['synops_per_decision']:.0f} | "
         f"{test['macs_per_decision']:.0f} |"
     )
     print(row, f"(whole command {wall:.0f} s)", flush=True)
     return row
+
+
+def mujoco_table(envs: list[str], seeds: int, steps: int, device: str, out: Path) -> str:
+    """SNN vs ANN TD3 on MuJoCo envs: one row per env (mean ± std of test returns over seeds)."""
+    lines = [
+        f"`ENV-snn-td3` and `ENV-ann-td3`, {steps} env steps, seeds 0..{seeds - 1}, device "
+        f"{device}; test: the best checkpoint on the experiment's test episodes from env seed 42.",
+        "",
+        "| env | SNN test mean ± std | ANN test mean ± std | SNN / ANN | SNN training s | "
+        "ANN training s |",
+        "|---|---|---|---|---|---|",
+    ]
+    options = ("--device", device, "--set", f"train.total_steps={steps}")
+    for env in envs:
+        means, seconds = {}, {}
+        for kind in ("snn", "ann"):
+            runs = [train(f"{env}-{kind}-td3", seed, out, *options)[0] for seed in range(seeds)]
+            means[kind] = np.array([r["eval"]["mean_return"] for r in runs])
+            seconds[kind] = np.mean([r["train"]["wall_seconds"] for r in runs])
+        snn, ann = means["snn"], means["ann"]
+        lines.append(
+            f"| {env} | {snn.mean():.0f} ± {snn.std():.0f} | {ann.mean():.0f} ± {ann.std():.0f} | "
+            f"{snn.mean() / ann.mean():.2f} | {seconds['snn']:.0f} | {seconds['ann']:.0f} |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -52,8 +92,18 @@ def main() -> None:
     parser.add_argument("--td3-seeds", type=int, default=1, help="Pendulum TD3 seeds per kind")
     parser.add_argument("--skip-td3", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--mujoco", help="comma-separated envs: the MuJoCo TD3 table instead")
+    parser.add_argument("--steps", type=int, default=1_000_000, help="MuJoCo env steps per run")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.mujoco:
+        with tempfile.TemporaryDirectory() as scratch:
+            out = args.out or Path(scratch)
+            table = mujoco_table(args.mujoco.split(","), args.seeds, args.steps, args.device, out)
+        body = provenance() + "\n\n" + table
+        print(write_section(f"MuJoCo TD3, SNN vs ANN, {args.steps} steps", body))
+        return
     runs = [("cartpole-snn-dqn", seed) for seed in range(args.seeds)]
     if not args.skip_td3:
         runs += [
