@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -22,6 +23,17 @@ from neurorl.errors import ConfigError
 
 def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+def require(
+    config: Any, section: str, names: Iterable[str], ok: Callable[[Any], bool], expected: str
+) -> None:
+    """For a dataclass's ``__post_init__``: raise ValueError ``"section.name must be
+    <expected>, got <value>"`` for the first field of ``names`` whose value fails ``ok``."""
+    for name in names:
+        value = getattr(config, name)
+        if not ok(value):
+            raise ValueError(f"{section}.{name} must be {expected}, got {value}")
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from neurorl.config import require
 from neurorl.core import configure_cpu
 from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, stream
 from neurorl.learn.rollout import make_vector_env
@@ -171,20 +172,11 @@ class DQNTrainConfig:
     max_grad_norm: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in (
-            "total_steps",
-            "steps_per_iteration",
-            "eval_episodes",
-            "buffer_size",
-            "batch_size",
-            "train_every",
-            "target_every",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "epsilon_decay"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
+        counts = ("total_steps", "steps_per_iteration", "eval_episodes", "buffer_size")
+        counts += ("batch_size", "train_every", "target_every")
+        require(self, "train", counts, lambda v: v >= 1, ">= 1")
+        fractions = ("gamma", "tau", "epsilon_start", "epsilon_end", "epsilon_decay")
+        require(self, "train", fractions, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ValueError("train.learning_rate and train.max_grad_norm must be > 0")
         if self.learning_starts < 0:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from neurorl.config import require
 from neurorl.errors import ConfigError
 from neurorl.experiments.dqn import OffPolicyTrainer, polyak_update, td_target
 from neurorl.experiments.evolution import EvalConfig, stream
@@ -67,22 +68,12 @@ class TD3TrainConfig:
     policy_delay: int = 2  # critic steps per actor (and target) step
 
     def __post_init__(self) -> None:
-        for name in (
-            "total_steps",
-            "steps_per_iteration",
-            "eval_episodes",
-            "buffer_size",
-            "batch_size",
-            "policy_delay",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("gamma", "tau"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("exploration_noise", "policy_noise", "noise_clip", "learning_starts"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        counts = ("total_steps", "steps_per_iteration", "eval_episodes", "buffer_size")
+        counts += ("batch_size", "policy_delay")
+        require(self, "train", counts, lambda v: v >= 1, ">= 1")
+        require(self, "train", ("gamma", "tau"), lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+        noises = ("exploration_noise", "policy_noise", "noise_clip", "learning_starts")
+        require(self, "train", noises, lambda v: v >= 0, ">= 0")
         if self.actor_learning_rate <= 0 or self.critic_learning_rate <= 0:
             raise ValueError("train.actor_learning_rate and critic_learning_rate must be > 0")
 
