@@ -56,7 +56,7 @@ PAPER_ES = ESConfig(
 )
 # A modern ES on the same weights: antithetic pairs, centred ranks, Adam (sigma and the step
 # in mV; the weights are 5-15 mV), a larger population.
-MODERN_ES = ESConfig(population=32, sigma=2.0, learning_rate=0.5)
+MODERN_ES = ESConfig(population=32, sigma=2.0, learning_rate=2.0)
 
 
 def _paper_evolution(es: ESConfig, generations: int, **net: Any) -> Callable[[], Any]:
