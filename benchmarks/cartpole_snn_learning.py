@@ -1,0 +1,89 @@
+"""Learning figures of the Haşegan et al. 2022 network: evolution's time to a test mean of 475
+and the wall time of STDP-RL runs, against the paper's budgets.
+
+For each seed, ``neurorl train cartpole-snn-evol`` runs until its centre returns 500 on all
+its training episodes of a generation (or its generation budget ends); the best checkpoint is
+then tested on the paper's protocol (100 episodes from env seed 42). The figure is the wall
+time of the whole command and the training episodes it used, against the paper's 80,000
+episodes (1600 iterations x 10 members x 5 episodes) per seed. ``--stdprl-seeds`` also
+times whole STDP-RL runs of the paper's length (20,000 simulated s).
+
+    python benchmarks/cartpole_snn_learning.py [--seeds 3] [--stdprl-seeds 0] [--set k=v ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from report import provenance, write_section
+
+PAPER_EPISODES = 80_000
+TARGET = 475.0
+
+
+def train(name: str, seed: int, overrides: list[str], out: Path) -> tuple[dict, float]:
+    """One whole ``neurorl train`` command: (results.json, wall seconds)."""
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    command = ["neurorl", "train", name, "--seed", str(seed), "--quiet", "--out", str(out), *sets]
+    started = time.perf_counter()
+    finished = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    run_dir = Path(finished.stdout.strip().splitlines()[-1])
+    return json.loads((run_dir / "results.json").read_text()), wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="evolution seeds 0..N-1")
+    parser.add_argument("--stdprl-seeds", type=int, default=0, help="STDP-RL seeds 0..N-1")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
+    args = parser.parse_args()
+    overrides = ["train.stop_return=500", *args.overrides]
+    lines = [
+        provenance(),
+        "",
+        f"`neurorl train cartpole-snn-evol --set {' --set '.join(overrides)}` per seed; test: "
+        "100 episodes from env seed 42 with the best checkpoint.",
+        "",
+        "| seed | test mean ± std | training episodes | paper's episodes / ours | command s |",
+        "|---|---|---|---|---|",
+    ]
+    reached = []
+    for seed in range(args.seeds):
+        results, wall = train("cartpole-snn-evol", seed, overrides, args.out)
+        test, episodes = results["eval"], results["train"]["episodes"]
+        reached.append(test["mean_return"] >= TARGET)
+        lines.append(
+            f"| {seed} | {test['mean_return']:.1f} ± {test['std_return']:.1f} | {episodes} | "
+            f"{PAPER_EPISODES / episodes:.1f}x | {wall:.0f} |"
+        )
+        print(lines[-1], flush=True)
+    lines += ["", f"Test mean >= {TARGET:.0f} on {sum(reached)} of {len(reached)} seeds."]
+    if args.stdprl_seeds:
+        lines += [
+            "",
+            "`neurorl train cartpole-snn-stdprl` (the paper's 20,000 simulated s):",
+            "",
+            "| seed | test mean | best 100-episode training average | whole command s |",
+            "|---|---|---|---|",
+        ]
+        for seed in range(args.stdprl_seeds):
+            results, wall = train("cartpole-snn-stdprl", seed, args.overrides, args.out)
+            lines.append(
+                f"| {seed} | {results['eval']['mean_return']:.1f} | "
+                f"{results['train']['best_score']:.1f} | {wall:.0f} |"
+            )
+            print(lines[-1], flush=True)
+    body = "\n".join(lines)
+    print(body)
+    print(write_section("Haşegan 2022 network: learning", body), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
