@@ -8,6 +8,10 @@ pendulum-snn-td3 >= -200 within 30k steps. Figures go to BENCHMARKS.md.
 
     python benchmarks/deep_rl.py [--seeds 3] [--td3-seeds 1] [--skip-td3] [--out DIR]
 
+With ``--throughput ENV`` it instead measures training env steps per second of
+``ENV-snn-td3`` against ``ENV-ann-td3`` in one process, interleaved (``--repeats`` rounds of
+``--steps`` learning steps each after a warm-up), so both see the same machine load.
+
 With ``--mujoco ENV,...`` it instead trains ``ENV-snn-td3`` and ``ENV-ann-td3`` for
 ``--seeds`` seeds and ``--steps`` env steps each on ``--device`` and writes the table of test
 returns (mean and std over seeds, SNN / ANN): the paper's 1M-step table is ``--mujoco
@@ -27,6 +31,8 @@ import torch
 from report import provenance, write_section
 
 from neurorl.cli import main as neurorl
+from neurorl.config import apply_overrides
+from neurorl.experiments.registry import get_experiment
 
 HEADER = [
     "| experiment | seed | test mean ± std (episodes) | env steps | training s | spikes / "
@@ -58,6 +64,35 @@ def run(experiment: str, seed: int, out: Path) -> str:
     )
     print(row, f"(whole command {wall:.0f} s)", flush=True)
     return row
+
+
+def td3_throughput(env: str, steps: int, repeats: int) -> str:
+    """Env steps per second of SNN-TD3 and ANN-TD3 training (act, store, learn), interleaved."""
+    trainers = {}
+    for kind in ("snn", "ann"):
+        experiment = get_experiment(f"{env}-{kind}-td3")
+        options = {"train.steps_per_iteration": str(steps), "train.eval_episodes": "1"}
+        config = apply_overrides(experiment.default_config(), options)
+        trainers[kind] = experiment.make_trainer(config)
+        trainers[kind].train_step()  # warm-up: the random-action steps, then learning
+    rates: dict[str, list[float]] = {"snn": [], "ann": []}
+    for _ in range(repeats):
+        for kind, trainer in trainers.items():
+            before, started = trainer.env_steps, time.perf_counter()
+            trainer.train_step()
+            rates[kind].append((trainer.env_steps - before) / (time.perf_counter() - started))
+    snn, ann = max(rates["snn"]), max(rates["ann"])
+    return "\n".join(
+        [
+            f"`{env}-snn-td3` against `{env}-ann-td3`: env steps per second of training (acting, "
+            f"replay, one learning step per env step, one greedy evaluation episode per "
+            f"{steps} steps), best of {repeats} interleaved rounds, one thread.",
+            "",
+            "| SNN-TD3 env steps / s | ANN-TD3 env steps / s | ANN / SNN (wall-time ratio) |",
+            "|---|---|---|",
+            f"| {snn:.0f} | {ann:.0f} | {ann / snn:.2f} |",
+        ]
+    )
 
 
 def mujoco_table(envs: list[str], seeds: int, steps: int, device: str, out: Path) -> str:
@@ -95,8 +130,15 @@ def main() -> None:
     parser.add_argument("--mujoco", help="comma-separated envs: the MuJoCo TD3 table instead")
     parser.add_argument("--steps", type=int, default=1_000_000, help="MuJoCo env steps per run")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--throughput", help="an env (e.g. pendulum): SNN vs ANN TD3 speed")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.throughput:
+        steps = min(args.steps, 5_000)
+        body = provenance() + "\n\n" + td3_throughput(args.throughput, steps, args.repeats)
+        print(write_section(f"TD3 training throughput, SNN vs ANN ({args.throughput})", body))
+        return
     if args.mujoco:
         with tempfile.TemporaryDirectory() as scratch:
             out = args.out or Path(scratch)
