@@ -1,6 +1,7 @@
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neurorl.cli import main
@@ -50,6 +51,13 @@ def test_sweep_writes_table_csv_and_heatmap(swept):
         assert float(record["std_return"]) == 0  # one seed
         assert f"{float(record['mean_return']):.1f}" == row[2]
     assert sum(line.startswith("  - ") for line in table) == 4  # the runs list
+    # per value of a key, the spread over the other key's points
+    means = {point: float(r["mean_return"]) for point, r in zip(POINTS, records, strict=True)}
+    beta_07 = [means[("0.7", "0.5")], means[("0.7", "1.0")]]
+    marginal = next(line for line in table if line.startswith("| net.beta | 0.7 |"))
+    cells = marginal.split(" | ")
+    assert (cells[2], cells[3]) == (f"{np.mean(beta_07):.1f}", f"{np.std(beta_07):.1f}")
+    assert "Set at every point: train.generations=1" in "\n".join(table)
     assert (folder / "heatmap_net.beta_net.threshold.png").stat().st_size > 1000
 
 

@@ -127,7 +127,7 @@ def sweep(
         runs.append(paths)
     folder = _new_folder(out / "sweep", name)
     means = np.stack([returns_by_seed(paths)["means"] for paths in runs])  # (points, seeds)
-    _write_tables(folder, name, points, means, runs)
+    _write_tables(folder, name, points, means, runs, overrides)
     _write_plots(folder, grids, means)
     return folder
 
@@ -148,6 +148,7 @@ def _write_tables(
     points: list[tuple[dict[str, str], Any]],
     means: np.ndarray,
     runs: list[list[Path]],
+    overrides: dict[str, Any],
 ) -> None:
     keys = list(points[0][0])
     seeds = means.shape[1]
@@ -166,11 +167,14 @@ def _write_tables(
         per_seed = ", ".join(f"{m:.1f}" for m in row)
         cells = " | ".join(point.values())
         lines.append(f"| {cells} | {row.mean():.1f} | {row.std():.1f} | {per_seed} |")
+    lines += ["", *_marginals(points, means)]
     eval_config = points[0][1].eval
+    fixed = ", ".join(f"{key}={value}" for key, value in overrides.items()) or "none"
     lines += [
         "",
         f"Test: {eval_config.episodes} episodes from env seed {eval_config.env_seed}, best "
-        "checkpoint of each run; mean and std over seeds of each run's test mean return.",
+        "checkpoint of each run; mean and std over seeds of each run's test mean return. "
+        f"Set at every point: {fixed}.",
         "",
         "Runs:",
     ]
@@ -178,6 +182,24 @@ def _write_tables(
         lines += [f"- {_label(point)}:", *(f"  - {path}" for path in paths)]
     atomic_write_text(folder / "sweep.md", "\n".join([*lines, ""]))
     atomic_write_text(folder / "sweep.csv", text.getvalue())
+
+
+def _marginals(points: list[tuple[dict[str, str], Any]], means: np.ndarray) -> list[str]:
+    """Per key and value: the mean, std, min and max over the other keys' points (and seeds),
+    i.e. how sensitive the result is to the other keys at that value."""
+    lines = [
+        "| key | value | mean over the other keys | std | min | max |",
+        "|---|---|---|---|---|---|",
+    ]
+    point_means = means.mean(1)
+    for key in points[0][0]:
+        for value in dict.fromkeys(point[key] for point, _ in points):
+            chosen = point_means[[point[key] == value for point, _ in points]]
+            lines.append(
+                f"| {key} | {value} | {chosen.mean():.1f} | {chosen.std():.1f} | "
+                f"{chosen.min():.1f} | {chosen.max():.1f} |"
+            )
+    return lines
 
 
 def _write_plots(folder: Path, grids: dict[str, list[str]], means: np.ndarray) -> None:
