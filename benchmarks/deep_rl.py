@@ -24,6 +24,7 @@ import argparse
 import json
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -95,21 +96,30 @@ def td3_throughput(env: str, steps: int, repeats: int) -> str:
     )
 
 
-def mujoco_table(envs: list[str], seeds: int, steps: int, device: str, out: Path) -> str:
-    """SNN vs ANN TD3 on MuJoCo envs: one row per env (mean ± std of test returns over seeds)."""
+def mujoco_table(envs: list[str], seeds: int, steps: int, device: str, out: Path, jobs: int) -> str:
+    """SNN vs ANN TD3 on MuJoCo envs: one row per env (mean ± std of test returns over seeds);
+    ``jobs`` runs train in parallel processes."""
     lines = [
         f"`ENV-snn-td3` and `ENV-ann-td3`, {steps} env steps, seeds 0..{seeds - 1}, device "
-        f"{device}; test: the best checkpoint on the experiment's test episodes from env seed 42.",
+        f"{device}, {jobs} run(s) at a time; test: the best checkpoint on the experiment's test "
+        "episodes from env seed 42.",
         "",
         "| env | SNN test mean ± std | ANN test mean ± std | SNN / ANN | SNN training s | "
         "ANN training s |",
         "|---|---|---|---|---|---|",
     ]
     options = ("--device", device, "--set", f"train.total_steps={steps}")
+    tasks = [(env, kind, seed) for env in envs for kind in ("snn", "ann") for seed in range(seeds)]
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = {
+            task: pool.submit(train, f"{task[0]}-{task[1]}-td3", task[2], out, *options)
+            for task in tasks
+        }
+        results = {task: future.result()[0] for task, future in futures.items()}
     for env in envs:
         means, seconds = {}, {}
         for kind in ("snn", "ann"):
-            runs = [train(f"{env}-{kind}-td3", seed, out, *options)[0] for seed in range(seeds)]
+            runs = [results[env, kind, seed] for seed in range(seeds)]
             means[kind] = np.array([r["eval"]["mean_return"] for r in runs])
             seconds[kind] = np.mean([r["train"]["wall_seconds"] for r in runs])
         snn, ann = means["snn"], means["ann"]
@@ -130,6 +140,7 @@ def main() -> None:
     parser.add_argument("--mujoco", help="comma-separated envs: the MuJoCo TD3 table instead")
     parser.add_argument("--steps", type=int, default=1_000_000, help="MuJoCo env steps per run")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=1, help="MuJoCo runs in parallel")
     parser.add_argument("--throughput", help="an env (e.g. pendulum): SNN vs ANN TD3 speed")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -142,7 +153,8 @@ def main() -> None:
     if args.mujoco:
         with tempfile.TemporaryDirectory() as scratch:
             out = args.out or Path(scratch)
-            table = mujoco_table(args.mujoco.split(","), args.seeds, args.steps, args.device, out)
+            envs = args.mujoco.split(",")
+            table = mujoco_table(envs, args.seeds, args.steps, args.device, out, args.jobs)
         body = provenance() + "\n\n" + table
         print(write_section(f"MuJoCo TD3, SNN vs ANN, {args.steps} steps", body))
         return
