@@ -2,6 +2,8 @@
 
 import dataclasses
 import io
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,3 +91,22 @@ def test_cartpole_snn_dqn_learns():
     returns, stats = trainer.evaluate(best_params, 10, 42)
     assert returns.mean() > 100, returns
     assert stats["spikes_per_decision"] > 0 and stats["synops_per_decision"] > 0
+
+
+def test_a_policy_nir_cannot_hold_still_finishes_its_run(cli, tmp_path):
+    """Randomised decays clipped to 1 (no leak) have no NIR time constant: the run still ends
+    with its results, which say why policy.nir is missing."""
+    code, lines, _ = cli(
+        "train", "cartpole-snn-dqn", "--quiet", "--out", tmp_path,
+        "--set", "net.voltage_decay=0.99", "--set", "net.randomise=uniform",
+        "--set", "net.spread=0.5", "--set", "train.total_steps=300",
+        "--set", "train.steps_per_iteration=300", "--set", "train.eval_episodes=1",
+        "--set", "eval.episodes=2",
+    )  # fmt: skip
+    assert code == 0
+    run = Path(lines[-1])
+    results = json.loads((run / "results.json").read_text())
+    assert results["eval"]["episodes"] == 2
+    assert results["export"].startswith("not exported: run ")
+    assert "cannot export beta outside [0, 1)" in results["export"]
+    assert not (run / "policy.nir").exists()

@@ -13,7 +13,6 @@ Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 import sys
@@ -218,8 +217,12 @@ def finish(run: Run, trainer, wall_seconds: float, best_score: float) -> None:
         },
     )
     plot(run, trainer)
-    with contextlib.suppress(NotExportableError):
-        export(run, trainer=trainer)
+    try:
+        exported = export(run, trainer=trainer).name
+    except NotExportableError as error:  # the run is finished all the same; say why
+        exported = f"not exported: {error}"
+    results = _read_json(run.path / "results.json")
+    write_json(run.path / "results.json", {**results, "export": exported})
 
 
 DIAGNOSTIC_EPISODES = 5

@@ -75,7 +75,7 @@ from torch import Tensor
 from neurorl import __version__
 from neurorl.core.lif import CubaLIFParameters, LIFParameters
 from neurorl.core.surrogate import Surrogate
-from neurorl.errors import NeurorlError
+from neurorl.errors import NeurorlError, NotExportableError
 from neurorl.files import atomic_write_bytes
 from neurorl.nets.spiking_mlp import SpikingMLP
 
@@ -126,7 +126,7 @@ def _check_dt(dt_ms: float) -> float:
 
 def _tau_from_decay(decay: np.ndarray, dt_s: float, name: str) -> np.ndarray:
     if not np.all(np.isfinite(decay)) or np.any(decay < 0) or np.any(decay >= 1):
-        raise NeurorlError(
+        raise NotExportableError(
             f"cannot export {name} outside [0, 1) (got {decay.min():g}..{decay.max():g}): "
             f"NIR's time constant is dt / (1 - {name}), finite and >= dt"
         )
