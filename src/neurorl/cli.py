@@ -17,6 +17,13 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _add_set_option(parser: argparse.ArgumentParser, metavar: str, help_text: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar=metavar, help=help_text
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="neurorl",
@@ -31,14 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("name", nargs="?", help="experiment name (see 'neurorl list')")
     train.add_argument("--seed", type=int, help="training seed (config key 'seed')")
-    train.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. es.population=32",
-    )
+    _add_set_option(train, "KEY=VALUE", "override a config key, e.g. es.population=32")
     train.add_argument(
         "--out",
         type=Path,
@@ -69,13 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("names", nargs="+")
     compare.add_argument("--seeds", type=int, default=3)
-    compare.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="[NAME:]KEY=VALUE",
-        help="override a key of every experiment, or with NAME: of one",
+    _add_set_option(
+        compare, "[NAME:]KEY=VALUE", "override a key of every experiment, or with NAME: of one"
     )
     compare.add_argument("--out", type=Path, default=Path("runs"))
     compare.add_argument("--quiet", action="store_true")
@@ -93,14 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a config key and its values; several --grid: their cartesian product",
     )
     sweep.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 per point (default 3)")
-    sweep.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key at every grid point",
-    )
+    _add_set_option(sweep, "KEY=VALUE", "override a key at every grid point")
     sweep.add_argument("--out", type=Path, default=Path("runs"))
     sweep.add_argument("--quiet", action="store_true")
 
