@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--mujoco", help="comma-separated envs: the MuJoCo TD3 table instead")
     parser.add_argument("--steps", type=int, default=1_000_000, help="MuJoCo env steps per run")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--jobs", type=int, default=1, help="MuJoCo runs in parallel")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
     parser.add_argument("--throughput", help="an env (e.g. pendulum): SNN vs ANN TD3 speed")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -165,14 +165,16 @@ def main() -> None:
             for kind in ("snn", "ann")
             for seed in range(args.td3_seeds)
         ]
-    with tempfile.TemporaryDirectory() as scratch:
-        rows = [run(name, seed, args.out or Path(scratch)) for name, seed in runs]
+    with tempfile.TemporaryDirectory() as scratch, ProcessPoolExecutor(args.jobs) as pool:
+        out = args.out or Path(scratch)
+        rows = list(pool.map(run, *zip(*runs, strict=True), [out] * len(runs)))
     body = "\n".join(
         [
             provenance(),
             "",
             "Best checkpoint (greedy score each iteration) tested on the experiment's test "
-            "episodes from env seed 42; one torch thread. Energy proxies per decision: SNN "
+            f"episodes from env seed 42; one torch thread, {args.jobs} run(s) at a time. Energy "
+            "proxies per decision: SNN "
             "synaptic operations (spikes x fan-out, accumulate only) and the MACs of its dense "
             "input layer; ANN MACs (e.g. 45 nm: 0.9 pJ per 32-bit add, 4.6 pJ per 32-bit "
             "multiply-add, Horowitz 2014).",
