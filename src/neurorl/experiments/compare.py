@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 from neurorl.analysis.plots import load_metrics, plot_comparison
 from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
+from neurorl.experiments.evolution import EvalConfig
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import create_run, open_run, resolve_config, train
 from neurorl.learn.rollout import random_policy_returns
@@ -27,6 +29,26 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
         except Exception:  # an unreadable folder is simply not reused
             continue
     return None
+
+
+def finished_run(
+    name: str,
+    base: Any,
+    overrides: dict[str, Any],
+    seed: int,
+    out: Path,
+    quiet: bool,
+    label: str | None = None,
+) -> Path:
+    """A finished run of ``name`` with config ``base`` at ``seed`` under ``out`` if there is
+    one, else a new run trained with ``overrides`` and that seed; unless ``quiet``, ``label``
+    is announced on stderr with "training" or "reusing" first."""
+    path = find_finished_run(out, name, dataclasses.replace(base, seed=seed))
+    if label is not None and not quiet:
+        print(f"{label}: {'training' if path is None else 'reusing'}", file=sys.stderr)
+    if path is not None:
+        return path
+    return train(create_run(name, {**overrides, "seed": str(seed)}, out), quiet)
 
 
 def overrides_for(name: str, names: list[str], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -52,17 +74,13 @@ def compare(
         own = overrides_for(experiment.name, names, overrides)
         base = resolve_config(experiment, own)
         for seed in range(seeds):
-            config = dataclasses.replace(base, seed=seed)
-            path = find_finished_run(out, experiment.name, config)
-            if path is None:
-                seed_overrides = {**own, "seed": str(seed)}
-                path = train(create_run(experiment.name, seed_overrides, out), quiet)
+            path = finished_run(experiment.name, base, own, seed, out, quiet)
             runs.setdefault(experiment.name, []).append(path)
     folder = out / "compare" / f"{'+'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
     rows = {name: returns_by_seed(paths) for name, paths in runs.items()}
     first = open_run(next(iter(runs.values()))[0])
-    rows.update(baselines(runs, first.config.eval.episodes, first.config.eval.env_seed))
+    rows.update(baselines(runs, first.config.env_id, first.config.eval))
     lines = [
         f"# Comparison over seeds 0..{seeds - 1}",
         "",
@@ -105,10 +123,11 @@ def returns_by_seed(paths: list[Path]) -> dict[str, Any]:
     }
 
 
-def baselines(runs: dict[str, list[Path]], episodes: int, env_seed: int) -> dict[str, dict]:
+def baselines(runs: dict[str, list[Path]], env_id: str, protocol: EvalConfig) -> dict[str, dict]:
     """The untrained policy of every run (one row per experiment, or one row for experiments
     whose untrained policies perform identically, e.g. two learning rules on one network) and
-    a uniformly random policy, on the same test protocol."""
+    a uniformly random policy, on the same test ``protocol`` (episodes, env_seed)."""
+    episodes, env_seed = protocol.episodes, protocol.env_seed
     untrained: dict[tuple[float, ...], list[str]] = {}
     for name, paths in runs.items():
         means = []
@@ -117,7 +136,6 @@ def baselines(runs: dict[str, list[Path]], episodes: int, env_seed: int) -> dict
             returns, _ = trainer.evaluate(trainer.params(), episodes, env_seed)
             means.append(float(np.mean(returns)))
         untrained.setdefault(tuple(means), []).append(name)
-    env_id = open_run(next(iter(runs.values()))[0]).config.env_id
     seeds = max(len(paths) for paths in runs.values())
     rows = {
         f"untrained ({', '.join(names)})": {"means": np.array(means), "score": "-", "steps": "0"}

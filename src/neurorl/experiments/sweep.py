@@ -22,10 +22,8 @@ the other keys) and, for a single key, ``sensitivity_<key>.png``.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import itertools
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,9 +33,9 @@ import numpy as np
 from neurorl.analysis.sweep_plots import plot_heatmap, plot_sensitivity
 from neurorl.errors import ConfigError, NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
-from neurorl.experiments.compare import find_finished_run, returns_by_seed
+from neurorl.experiments.compare import finished_run, returns_by_seed
 from neurorl.experiments.registry import get_experiment
-from neurorl.experiments.runner import create_run, resolve_config, train
+from neurorl.experiments.runner import resolve_config
 
 
 def parse_grid_options(pairs: list[str]) -> dict[str, list[str]]:
@@ -112,18 +110,9 @@ def sweep(
     for index, (point, base) in enumerate(points, 1):
         paths = []
         for seed in range(seeds):
-            config = dataclasses.replace(base, seed=seed)
-            path = find_finished_run(out, name, config)
-            if not quiet:
-                action = "training" if path is None else "reusing"
-                print(
-                    f"[{index}/{len(points)}] {_label(point)} seed {seed}: {action}",
-                    file=sys.stderr,
-                )
-            if path is None:
-                run = create_run(name, {**overrides, **point, "seed": str(seed)}, out)
-                path = train(run, quiet)
-            paths.append(path)
+            label = f"[{index}/{len(points)}] {_label(point)} seed {seed}"
+            point_overrides = {**overrides, **point}
+            paths.append(finished_run(name, base, point_overrides, seed, out, quiet, label))
         runs.append(paths)
     folder = _new_folder(out / "sweep", name)
     means = np.stack([returns_by_seed(paths)["means"] for paths in runs])  # (points, seeds)
