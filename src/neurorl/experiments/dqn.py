@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -33,7 +32,7 @@ from torch import Tensor, nn
 from neurorl.config import require
 from neurorl.core import configure_cpu
 from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, stream
-from neurorl.learn.rollout import make_vector_env
+from neurorl.learn.rollout import play_episodes
 from neurorl.nets.deep import DeepNet, DeepNetConfig
 
 # --- replay buffer ----------------------------------------------------------------------
@@ -113,38 +112,6 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
             t.lerp_(o, tau)
         for t, o in zip(target.buffers(), online.buffers(), strict=True):
             t.copy_(o)
-
-
-# --- greedy evaluation -------------------------------------------------------------------
-
-GreedyPolicy = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
-
-
-@torch.no_grad()
-def greedy_episodes(
-    env_id: str, policy: GreedyPolicy, episodes: int, seed: int
-) -> tuple[np.ndarray, dict[str, float]]:
-    """Returns ``[episodes]`` of ``policy(obs [E, obs_dim]) -> (actions, energy per sample)``
-    on a vector env with seeds ``seed, seed + 1, ...``, and the mean energy per decision."""
-    env = make_vector_env(env_id, episodes)
-    try:
-        obs, _ = env.reset(seed=seed)
-        returns = np.zeros(episodes)
-        alive = np.ones(episodes, dtype=bool)
-        energy: dict[str, float] = {}
-        decisions = 0
-        while alive.any():
-            actions, cost = policy(torch.as_tensor(obs, dtype=torch.float32))
-            live = torch.as_tensor(alive)
-            for key, value in cost.items():
-                energy[key] = energy.get(key, 0.0) + float(value[live].sum())
-            decisions += int(alive.sum())
-            obs, reward, terminated, truncated, _ = env.step(actions.numpy())
-            returns += np.where(alive, reward, 0.0)
-            alive &= ~(terminated | truncated)
-    finally:
-        env.close()
-    return returns, {f"{key}_per_decision": total / decisions for key, total in energy.items()}
 
 
 # --- config --------------------------------------------------------------------------------
@@ -289,16 +256,19 @@ class OffPolicyTrainer(ABC):
         self, params: Tensor, episodes: int, env_seed: int
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Greedy test returns ``[episodes]`` of a policy vector on seeds env_seed, +1, ..."""
-        net = copy.deepcopy(self.policy)
-        net.load_vector(params.cpu())
-        return greedy_episodes(
+        net = self.policy_with(params)
+        return play_episodes(
             self.config.env_id, lambda obs: self.greedy(net, obs), episodes, env_seed
         )
 
     def to_nir(self, params: Tensor):
+        return self.policy_with(params).to_nir()
+
+    def policy_with(self, params: Tensor) -> DeepNet:
+        """A copy of the policy network holding the flat vector ``params``."""
         net = copy.deepcopy(self.policy)
         net.load_vector(params.cpu())
-        return net.to_nir()
+        return net
 
     def state_dict(self) -> dict:
         return {

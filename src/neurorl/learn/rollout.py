@@ -9,6 +9,7 @@ it ends, the vector env's next-step autoreset still runs but its rewards are mas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -94,19 +95,46 @@ def evaluate_policy(
     return result.returns[0], stats
 
 
-def random_policy_returns(env_id: str, episodes: int, env_seed: int, seed: int) -> np.ndarray:
-    """Test returns ``[episodes]`` of uniformly random actions on env seeds ``env_seed``, +1,
-    ... (the evaluation protocol's baseline); ``seed`` draws the actions."""
+PolicyFunction = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
+
+
+@torch.no_grad()
+def play_episodes(
+    env_id: str, policy: PolicyFunction, episodes: int, seed: int
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Returns ``[episodes]`` of ``policy(obs [E, obs_dim]) -> (actions [E, ...], costs per
+    sample)`` on a vector env with seeds ``seed, seed + 1, ...`` (each env's first episode),
+    and each cost's mean per decision as ``{name}_per_decision``."""
     env = make_vector_env(env_id, episodes)
     try:
-        env.reset(seed=env_seed)
-        env.action_space.seed(seed)
+        obs, _ = env.reset(seed=seed)
         returns = np.zeros(episodes)
         alive = np.ones(episodes, dtype=bool)
+        costs: dict[str, float] = {}
+        decisions = 0
         while alive.any():
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            actions, cost = policy(torch.as_tensor(obs, dtype=torch.float32))
+            live = torch.as_tensor(alive)
+            for key, value in cost.items():
+                costs[key] = costs.get(key, 0.0) + float(value[live].sum())
+            decisions += int(alive.sum())
+            obs, reward, terminated, truncated, _ = env.step(actions.numpy())
             returns += np.where(alive, reward, 0.0)
             alive &= ~(terminated | truncated)
     finally:
         env.close()
-    return returns
+    return returns, {f"{key}_per_decision": total / decisions for key, total in costs.items()}
+
+
+def random_policy_returns(env_id: str, episodes: int, env_seed: int, seed: int) -> np.ndarray:
+    """Test returns ``[episodes]`` of uniformly random actions on env seeds ``env_seed``, +1,
+    ... (the evaluation protocol's baseline); ``seed`` draws the actions."""
+    probe = gym.make(env_id)
+    space = probe.action_space
+    probe.close()
+    space.seed(seed)
+
+    def uniform(obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return torch.as_tensor(np.stack([space.sample() for _ in obs])), {}
+
+    return play_episodes(env_id, uniform, episodes, env_seed)[0]
