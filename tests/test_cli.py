@@ -82,6 +82,7 @@ def test_eval_uses_given_episodes_and_seed(cli, small_run, tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["eval"]["episodes"] == 7 and results["eval"]["env_seed"] == 123
     assert results["train"]["env_steps"] > 0  # training info is kept
+    assert results["export"] == "policy.nir"  # and so is what the run's end exported
 
 
 def test_plot_regenerates(cli, small_run, tmp_path):

@@ -283,6 +283,7 @@ def evaluate(
     results_file = run.path / "results.json"
     previous = _read_json(results_file)
     results = {
+        **previous,  # what else the run recorded (e.g. its export) stays
         "experiment": run.experiment.name,
         "seed": run.config.seed,
         "eval": {
