@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neurorl.analysis.plots import save_figure
 from neurorl.core.decoders import spike_count_vote
 from neurorl.learn.rollout import make_vector_env
 from neurorl.nets.cartpole_network import POPULATIONS, run_window
@@ -109,7 +110,7 @@ def plot_network_diagnostics(
         ax.set_title(f"{label}: first test episode ({int(rec.returns[0])} steps)")
         ax.set_ylim(-1, policy.network.num_neurons)
     axes[0, -1].legend(markerscale=6, loc="upper right", fontsize=7)
-    paths.append(_save(fig, out / "raster.png"))
+    paths.append(save_figure(fig, out / "raster.png", dpi=110))
 
     window = config.steps
     fig, axes = plt.subplots(1, len(params), figsize=(6 * len(params), 4), squeeze=False)
@@ -125,7 +126,7 @@ def plot_network_diagnostics(
         ax.set_ylabel("population rate (Hz)")
         ax.set_title(label)
     axes[0, -1].legend(fontsize=7)
-    paths.append(_save(fig, out / "population_rates.png"))
+    paths.append(save_figure(fig, out / "population_rates.png", dpi=110))
 
     fig, axes = plt.subplots(2, len(params), figsize=(5 * len(params), 8), squeeze=False)
     device = policy.initial.ea_em.device
@@ -141,7 +142,7 @@ def plot_network_diagnostics(
             ax.set_xlabel(f"{pre} cell")
             ax.set_ylabel(f"{post} cell")
             fig.colorbar(image, ax=ax)
-    paths.append(_save(fig, out / "weights.png"))
+    paths.append(save_figure(fig, out / "weights.png", dpi=110))
 
     fig, axes = plt.subplots(1, len(params), figsize=(6 * len(params), 4), squeeze=False)
     for ax, (label, rec) in zip(axes[0], recordings.items(), strict=True):
@@ -154,12 +155,5 @@ def plot_network_diagnostics(
         ax.set_ylabel("moves")
         ax.set_title(label)
     axes[0, -1].legend()
-    paths.append(_save(fig, out / "actions.png"))
+    paths.append(save_figure(fig, out / "actions.png", dpi=110))
     return paths
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

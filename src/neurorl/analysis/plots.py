@@ -11,9 +11,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurorl.errors import NeurorlError
+from neurorl.files import atomic_write_bytes
 
 # per-episode or per-generation returns a trainer may log, besides its score
 CURVES = ("mean_return", "steps")
+
+
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 120) -> Path:
+    """Lay out, write ``fig`` to ``path`` as PNG atomically, and close it."""
+    fig.tight_layout()
+    atomic_write_bytes(path, lambda file: fig.savefig(file, format="png", dpi=dpi))
+    plt.close(fig)
+    return path
 
 
 def load_metrics(run_dir: Path) -> dict[str, np.ndarray]:
@@ -42,11 +51,7 @@ def plot_run(run_dir: Path) -> list[Path]:
     ax.set_title(run_dir.parent.name + " / " + run_dir.name)
     ax.legend()
     ax.grid(alpha=0.3)
-    path = out / "learning_curve.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out / "learning_curve.png")]
 
 
 def plot_comparison(
@@ -64,7 +69,4 @@ def plot_comparison(
     ax.set_ylabel(f"{key} (mean and min-max over seeds)")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

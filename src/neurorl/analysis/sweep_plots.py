@@ -9,16 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
-from neurorl.files import atomic_write_bytes
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    fig.tight_layout()
-    atomic_write_bytes(path, lambda file: fig.savefig(file, format="png", dpi=120))
-    plt.close(fig)
-    return path
+from neurorl.analysis.plots import save_figure
 
 
 def plot_heatmap(
@@ -45,7 +37,7 @@ def plot_heatmap(
     over = f"{seeds} seed{'s' * (seeds > 1)}" + "".join(f", all {key}" for key in averaged)
     ax.set_title(f"test mean return (mean over {over})", fontsize=9)
     fig.colorbar(image, ax=ax)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sensitivity(key: str, values: list[str], returns: np.ndarray, path: Path) -> Path:
@@ -62,4 +54,4 @@ def plot_sensitivity(key: str, values: list[str], returns: np.ndarray, path: Pat
     ax.set_ylabel(f"test mean return (mean, std, {returns.shape[1]} seeds)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
