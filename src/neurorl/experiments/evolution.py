@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neurorl.envs import env_spaces
 from neurorl.errors import ConfigError
 from neurorl.learn.es import ESConfig, EvolutionStrategy
 from neurorl.learn.rollout import evaluate_policy, run_episodes
@@ -70,18 +71,12 @@ def stream(seed: int, *indices: int) -> torch.Generator:
 
 def discrete_env_spaces(env_id: str) -> tuple[int, int]:
     """``(observation size, number of actions)`` of a discrete-action Gymnasium env."""
-    try:
-        probe = gym.make(env_id)
-    except gym.error.Error as error:
-        raise ConfigError(f"env_id '{env_id}' is not a Gymnasium environment ({error})") from None
-    try:
-        if not isinstance(probe.action_space, gym.spaces.Discrete):
-            raise ConfigError(
-                f"this experiment needs a discrete action space; {env_id} has {probe.action_space}"
-            )
-        return int(np.prod(probe.observation_space.shape)), int(probe.action_space.n)
-    finally:
-        probe.close()
+    observation_space, action_space = env_spaces(env_id)
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ConfigError(
+            f"this experiment needs a discrete action space; {env_id} has {action_space}"
+        )
+    return int(np.prod(observation_space.shape)), int(action_space.n)
 
 
 class EvolutionTrainer:

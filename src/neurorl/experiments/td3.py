@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from neurorl.config import require
+from neurorl.envs import env_spaces
 from neurorl.errors import ConfigError
 from neurorl.experiments.dqn import OffPolicyTrainer, polyak_update, td_target
 from neurorl.experiments.evolution import EvalConfig, stream
@@ -31,22 +32,15 @@ from neurorl.nets.deep import DeepNet, DeepNetConfig
 
 def continuous_env_spaces(env_id: str) -> tuple[int, int, Tensor]:
     """``(observation size, action size, max_action [act_dim])`` of a Box-action env."""
-    try:
-        probe = gym.make(env_id)
-    except gym.error.Error as error:
-        raise ConfigError(f"env_id '{env_id}' is not a Gymnasium environment ({error})") from None
-    try:
-        space = probe.action_space
-        if not isinstance(space, gym.spaces.Box):
-            raise ConfigError(
-                f"this experiment needs a continuous (Box) action space; {env_id} has {space}"
-            )
-        if not np.allclose(space.low, -space.high):
-            raise ConfigError(f"TD3 here needs symmetric action bounds; {env_id} has {space}")
-        obs_dim = int(np.prod(probe.observation_space.shape))
-        return obs_dim, int(np.prod(space.shape)), torch.as_tensor(space.high, dtype=torch.float32)
-    finally:
-        probe.close()
+    observation_space, space = env_spaces(env_id)
+    if not isinstance(space, gym.spaces.Box):
+        raise ConfigError(
+            f"this experiment needs a continuous (Box) action space; {env_id} has {space}"
+        )
+    if not np.allclose(space.low, -space.high):
+        raise ConfigError(f"TD3 here needs symmetric action bounds; {env_id} has {space}")
+    obs_dim = int(np.prod(observation_space.shape))
+    return obs_dim, int(np.prod(space.shape)), torch.as_tensor(space.high, dtype=torch.float32)
 
 
 @dataclass(frozen=True)

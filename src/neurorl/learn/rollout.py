@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neurorl.envs import env_spaces
 from neurorl.nets.policies import BatchedPolicy
 
 
@@ -129,9 +130,7 @@ def play_episodes(
 def random_policy_returns(env_id: str, episodes: int, env_seed: int, seed: int) -> np.ndarray:
     """Test returns ``[episodes]`` of uniformly random actions on env seeds ``env_seed``, +1,
     ... (the evaluation protocol's baseline); ``seed`` draws the actions."""
-    probe = gym.make(env_id)
-    space = probe.action_space
-    probe.close()
+    _, space = env_spaces(env_id)
     space.seed(seed)
 
     def uniform(obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
