@@ -67,12 +67,16 @@ def run(experiment: str, seed: int, out: Path) -> str:
     return row
 
 
-def td3_throughput(env: str, steps: int, repeats: int) -> str:
+def td3_throughput(env: str, steps: int, repeats: int, device: str) -> str:
     """Env steps per second of SNN-TD3 and ANN-TD3 training (act, store, learn), interleaved."""
     trainers = {}
     for kind in ("snn", "ann"):
         experiment = get_experiment(f"{env}-{kind}-td3")
-        options = {"train.steps_per_iteration": str(steps), "train.eval_episodes": "1"}
+        options = {
+            "train.steps_per_iteration": str(steps),
+            "train.eval_episodes": "1",
+            "device": device,
+        }
         config = apply_overrides(experiment.default_config(), options)
         trainers[kind] = experiment.make_trainer(config)
         trainers[kind].train_step()  # warm-up: the random-action steps, then learning
@@ -87,7 +91,7 @@ def td3_throughput(env: str, steps: int, repeats: int) -> str:
         [
             f"`{env}-snn-td3` against `{env}-ann-td3`: env steps per second of training (acting, "
             f"replay, one learning step per env step, one greedy evaluation episode per "
-            f"{steps} steps), best of {repeats} interleaved rounds, one thread.",
+            f"{steps} steps), best of {repeats} interleaved rounds, one thread, device {device}.",
             "",
             "| SNN-TD3 env steps / s | ANN-TD3 env steps / s | ANN / SNN (wall-time ratio) |",
             "|---|---|---|",
@@ -147,8 +151,10 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.throughput:
         steps = min(args.steps, 5_000)
-        body = provenance() + "\n\n" + td3_throughput(args.throughput, steps, args.repeats)
-        print(write_section(f"TD3 training throughput, SNN vs ANN ({args.throughput})", body))
+        throughput = td3_throughput(args.throughput, steps, args.repeats, args.device)
+        body = provenance() + "\n\n" + throughput
+        where = args.throughput if args.device == "cpu" else f"{args.throughput}, {args.device}"
+        print(write_section(f"TD3 training throughput, SNN vs ANN ({where})", body))
         return
     if args.mujoco:
         with tempfile.TemporaryDirectory() as scratch:

@@ -14,6 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 HEADER = (
@@ -34,7 +36,11 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}{load}"
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return (
+        f"{model}, {os.cpu_count()} logical CPUs{gpu}, {platform.system()} {platform.release()}"
+        f"{load}"
+    )
 
 
 def command() -> str:

@@ -68,9 +68,10 @@ class ReplayBuffer:
         self.position = (self.position + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+    def sample(self, batch_size: int, generator: torch.Generator, device: torch.device) -> Batch:
+        """A uniform draw (the buffer lives on the CPU), moved to the learner's ``device``."""
         index = torch.randint(self.size, (batch_size,), generator=generator)
-        return Batch(*(buffer[index] for buffer in self.data))
+        return Batch(*(buffer[index].to(device) for buffer in self.data))
 
     def state_dict(self) -> dict:
         """Only the filled rows (plain tensors and ints, loadable with weights_only)."""
@@ -127,6 +128,7 @@ class DQNTrainConfig:
     batch_size: int = 128
     gamma: float = 0.999
     learning_rate: float = 1e-3
+    learning_rate_end: float | None = None  # linear decay to this by total_steps; None: constant
     learning_starts: int = 1_000  # env steps before the first gradient step
     train_every: int = 4  # env steps per gradient step
     target_update: Literal["hard", "soft"] = "hard"
@@ -146,6 +148,8 @@ class DQNTrainConfig:
         require(self, "train", fractions, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ValueError("train.learning_rate and train.max_grad_norm must be > 0")
+        if self.learning_rate_end is not None and self.learning_rate_end < 0:
+            raise ValueError(f"train.learning_rate_end must be >= 0, got {self.learning_rate_end}")
         if self.learning_starts < 0:
             raise ValueError(f"train.learning_starts must be >= 0, got {self.learning_starts}")
 
@@ -169,7 +173,10 @@ def seed_of(generator: torch.Generator) -> int:
 
 class OffPolicyTrainer(ABC):
     """Runs episodes into a replay buffer; a subclass acts (:meth:`explore`), learns
-    (:meth:`learn`, after every env step) and names its networks and optimizers."""
+    (:meth:`learn`, after every env step) and names its networks and optimizers.
+
+    Networks live on ``config.device``; the env, the replay buffer and every random stream
+    stay on the CPU (so a seed draws the same numbers on any device)."""
 
     score_key = "greedy_return"
     policy: DeepNet  # the network saved as best.pt (Q-network or actor)
@@ -177,6 +184,7 @@ class OffPolicyTrainer(ABC):
     def __init__(self, config, obs_dim: int, action_shape: tuple[int, ...], discrete: bool):
         configure_cpu()  # flush denormals: decaying membranes slow CPU steps down ~100x
         self.config = config
+        self.device = torch.device(config.device)
         self.env = gym.make(config.env_id)
         self.buffer = ReplayBuffer(config.train.buffer_size, obs_dim, action_shape, discrete)
         self.iteration = self.env_steps = self.episodes = 0
@@ -185,7 +193,7 @@ class OffPolicyTrainer(ABC):
 
     @abstractmethod
     def explore(self, obs: Tensor, generator: torch.Generator) -> Tensor:
-        """The action to take in ``obs [obs_dim]`` while training."""
+        """The action (on the CPU) to take in ``obs [obs_dim]`` (on the device) while training."""
 
     @abstractmethod
     def learn(self, generator: torch.Generator) -> dict[str, float]:
@@ -227,8 +235,9 @@ class OffPolicyTrainer(ABC):
             obs = torch.as_tensor(obs, dtype=torch.float32)
             episode_return, done = 0.0, False
             while not done and self.env_steps < self.budget:
-                self.policy.observe(obs)
-                action = self.explore(obs, generator)
+                obs_on_device = obs.to(self.device)
+                self.policy.observe(obs_on_device)
+                action = self.explore(obs_on_device, generator)
                 next_obs, reward, terminated, truncated, _ = self.env.step(action.numpy())
                 next_obs = torch.as_tensor(next_obs, dtype=torch.float32)
                 self.buffer.add(obs, action, float(reward), next_obs, bool(terminated))
@@ -258,11 +267,14 @@ class OffPolicyTrainer(ABC):
         """Greedy test returns ``[episodes]`` of a policy vector on seeds env_seed, +1, ..."""
         net = self.policy_with(params)
         return play_episodes(
-            self.config.env_id, lambda obs: self.greedy(net, obs), episodes, env_seed
+            self.config.env_id,
+            lambda obs: self.greedy(net, obs.to(self.device)),
+            episodes,
+            env_seed,
         )
 
     def to_nir(self, params: Tensor):
-        return self.policy_with(params).to_nir()
+        return self.policy_with(params).cpu().to_nir()
 
     def policy_with(self, params: Tensor) -> DeepNet:
         """A copy of the policy network holding the flat vector ``params``."""
@@ -297,7 +309,7 @@ class DQNTrainer(OffPolicyTrainer):
     def __init__(self, config: DQNConfig) -> None:
         obs_dim, self.num_actions = discrete_env_spaces(config.env_id)
         super().__init__(config, obs_dim, (), discrete=True)
-        self.q = config.net.build(obs_dim, self.num_actions, stream(config.seed, 0))
+        self.q = config.net.build(obs_dim, self.num_actions, stream(config.seed, 0)).to(self.device)
         self.q_target = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.train.learning_rate)
         self.policy = self.q
@@ -309,11 +321,20 @@ class DQNTrainer(OffPolicyTrainer):
         train = self.config.train
         return max(train.epsilon_end, train.epsilon_start * train.epsilon_decay**self.env_steps)
 
+    def learning_rate(self) -> float:
+        """Adam's step size now: constant, or linear from ``learning_rate`` to
+        ``learning_rate_end`` over ``total_steps`` (a function of env steps, so resumable)."""
+        train = self.config.train
+        if train.learning_rate_end is None:
+            return train.learning_rate
+        fraction = min(1.0, self.env_steps / train.total_steps)
+        return train.learning_rate + fraction * (train.learning_rate_end - train.learning_rate)
+
     def explore(self, obs: Tensor, generator: torch.Generator) -> Tensor:
         if float(torch.rand((), generator=generator)) < self.epsilon():
             return torch.randint(self.num_actions, (), generator=generator)
         with torch.no_grad():
-            return self.q(obs, generator).argmax()
+            return self.q(obs, generator).argmax().cpu()
 
     def greedy(self, net: DeepNet, obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         q_values, activity = net.run(obs)
@@ -325,7 +346,7 @@ class DQNTrainer(OffPolicyTrainer):
             polyak_update(self.q_target, self.q, 1.0)
         if self.env_steps < train.learning_starts or self.env_steps % train.train_every:
             return {}
-        batch = self.buffer.sample(train.batch_size, generator)
+        batch = self.buffer.sample(train.batch_size, generator, self.device)
         with torch.no_grad():
             q_next_target = self.q_target(batch.next_obs, generator)
             q_next_online = self.q(batch.next_obs, generator) if train.double else q_next_target
@@ -336,6 +357,8 @@ class DQNTrainer(OffPolicyTrainer):
         self.optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.q.parameters(), train.max_grad_norm)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
         self.optimizer.step()
         if train.target_update == "soft":
             polyak_update(self.q_target, self.q, train.tau)

@@ -194,7 +194,7 @@ class STDPRLTrainer:
             for name, mask in self.masks.items()
         }
         self.initial_out = homeostasis.mean_outgoing(self.weights["EA->EM"], self.masks["EA->EM"])
-        self.gain = torch.ones(3)  # EA, EM LEFT, EM RIGHT
+        self.gain = torch.ones(3, device=config.device)  # EA, EM LEFT, EM RIGHT
         self.state = initial_state(network, 1, 1)
         self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
         self.recent: deque[int] = deque(maxlen=config.score_episodes)
@@ -279,12 +279,16 @@ class STDPRLTrainer:
     def _reward(self, r: float, action: int, eligibility: dict, rules: dict, stage: Stage) -> None:
         """Targeted reward: +r on the chosen EM half, -opposite r on the other; ES->EA r x f."""
         half = self.config.network.em // 2
-        targeted = torch.full((1, 1, 2 * half), -stage.opposite_factor * r)
+        device = self.config.device
+        targeted = torch.full((1, 1, 2 * half), -stage.opposite_factor * r, device=device)
         targeted[..., action * half : (action + 1) * half] = r
         balance = None
         if self.config.plasticity.output_balancing:
             balance = homeostasis.balance_reward(
-                self.weights["EA->EM"], self.masks["EA->EM"], self.initial_out, torch.tensor([[r]])
+                self.weights["EA->EM"],
+                self.masks["EA->EM"],
+                self.initial_out,
+                torch.tensor([[r]], device=device),
             )
         scales = {"EA->EM": targeted, "ES->EA": self.config.plasticity.es_ea_factor * r}
         for name, state in eligibility.items():
@@ -303,7 +307,9 @@ class STDPRLTrainer:
         step = self.env_steps + 1
         if plasticity.gain_control_every and step % plasticity.gain_control_every == 0:
             em_target = plasticity.target_rate_em_hz
-            target = torch.tensor([plasticity.target_rate_ea_hz, em_target, em_target])
+            target = torch.tensor(
+                [plasticity.target_rate_ea_hz, em_target, em_target], device=self.config.device
+            )
             rate = torch.stack(list(self.rates)).mean(0)
             self.gain = homeostasis.gain_control(
                 self.gain, rate, target, plasticity.gain_control_step

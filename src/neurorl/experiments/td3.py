@@ -93,13 +93,14 @@ class TD3Trainer(OffPolicyTrainer):
     """TD3 on a continuous-action env; the policy saved as best.pt is the actor."""
 
     def __init__(self, config: TD3Config) -> None:
-        obs_dim, act_dim, self.max_action = continuous_env_spaces(config.env_id)
+        obs_dim, act_dim, self.action_high = continuous_env_spaces(config.env_id)
         super().__init__(config, obs_dim, (act_dim,), discrete=False)
+        self.max_action = self.action_high.to(self.device)  # the env's bound, on the device
         self.act_dim = act_dim
-        self.actor = config.actor.build(obs_dim, act_dim, stream(config.seed, 0))
+        self.actor = config.actor.build(obs_dim, act_dim, stream(config.seed, 0)).to(self.device)
         self.critics = nn.ModuleList(
             config.critic.build(obs_dim + act_dim, 1, stream(config.seed, 0, k)) for k in (1, 2)
-        )
+        ).to(self.device)
         self.actor_target = copy.deepcopy(self.actor)
         self.critics_target = copy.deepcopy(self.critics)
         train = config.train
@@ -141,12 +142,13 @@ class TD3Trainer(OffPolicyTrainer):
 
     def explore(self, obs: Tensor, generator: torch.Generator) -> Tensor:
         train = self.config.train
+        high = self.action_high
         if self.env_steps < train.learning_starts:
-            return (2 * torch.rand(self.act_dim, generator=generator) - 1) * self.max_action
+            return (2 * torch.rand(self.act_dim, generator=generator) - 1) * high
         with torch.no_grad():
-            action, _ = self.action(self.actor, obs, generator)
+            action = self.action(self.actor, obs, generator)[0].cpu()
         noise = torch.randn(self.act_dim, generator=generator) * train.exploration_noise
-        return (action + noise * self.max_action).clamp(-self.max_action, self.max_action)
+        return (action + noise * high).clamp(-high, high)
 
     def greedy(self, net: DeepNet, obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         action, activity = self.action(net, obs)
@@ -156,12 +158,13 @@ class TD3Trainer(OffPolicyTrainer):
         train = self.config.train
         if self.env_steps < train.learning_starts:
             return {}
-        batch = self.buffer.sample(train.batch_size, generator)
+        batch = self.buffer.sample(train.batch_size, generator, self.device)
         for critic in self.critics:  # the critics' input scale follows the data they see
             critic.observe(torch.cat([batch.obs, batch.actions / self.max_action], -1))
         with torch.no_grad():
             noise = torch.randn(batch.actions.shape, generator=generator) * train.policy_noise
-            noise = noise.clamp(-train.noise_clip, train.noise_clip) * self.max_action
+            noise = noise.clamp(-train.noise_clip, train.noise_clip).to(self.device)
+            noise = noise * self.max_action
             next_action, _ = self.action(self.actor_target, batch.next_obs, generator)
             next_action = (next_action + noise).clamp(-self.max_action, self.max_action)
             next_q = self.q_values(self.critics_target, batch.next_obs, next_action, generator)

@@ -117,9 +117,9 @@ def play_episodes(
             actions, cost = policy(torch.as_tensor(obs, dtype=torch.float32))
             live = torch.as_tensor(alive)
             for key, value in cost.items():
-                costs[key] = costs.get(key, 0.0) + float(value[live].sum())
+                costs[key] = costs.get(key, 0.0) + float(value.cpu()[live].sum())
             decisions += int(alive.sum())
-            obs, reward, terminated, truncated, _ = env.step(actions.numpy())
+            obs, reward, terminated, truncated, _ = env.step(actions.cpu().numpy())
             returns += np.where(alive, reward, 0.0)
             alive &= ~(terminated | truncated)
     finally:

@@ -134,6 +134,11 @@ def _randomised(
     return draw.clamp(lower, upper)
 
 
+def _device_of(generator: torch.Generator | None, fallback: Tensor) -> torch.device:
+    """Where ``generator`` draws (a CPU stream may drive a network on another device)."""
+    return fallback.device if generator is None else generator.device
+
+
 class DeepNet(nn.Module):
     """The network of a :class:`DeepNetConfig`; ``forward(x [..., n_in]) -> [..., n_out]``.
 
@@ -244,7 +249,8 @@ class DeepNet(nn.Module):
         steps = self.config.steps
         if self.config.encoding == "poisson":
             p = drive.clamp(0.0, 1.0).expand(steps, *drive.shape)
-            spikes = torch.bernoulli(p, generator=generator)
+            uniform = torch.rand(p.shape, generator=generator, device=_device_of(generator, p))
+            spikes = (uniform.to(p.device) < p).to(p.dtype)
             input_spikes = spikes.sum((0, -1))
             currents = self.layers[0](spikes)
         else:  # a constant input: the first layer's product once, held for T steps
