@@ -35,6 +35,7 @@ def saved_and_loaded(state: dict) -> dict:
         ("net.current_decay=1.5", ["net.current_decay", "[0, 1]"]),
         ("train.gamma=2", ["train.gamma must be in [0, 1]"]),
         ("train.target_update=sometimes", ["train.target_update", "'hard', 'soft'"]),
+        ("train.learning_rate_end=-1", ["train.learning_rate_end must be >= 0"]),
     ],
 )
 def test_bad_settings_are_one_line(cli, tmp_path, override, fragments):
@@ -55,6 +56,20 @@ def test_double_dqn_evaluates_the_online_argmax_with_the_target():
     target = torch.tensor([[5.0, 4.0], [1.0, 7.0]])
     assert next_state_values(online, target, double=False).tolist() == [5.0, 7.0]
     assert next_state_values(online, target, double=True).tolist() == [4.0, 1.0]
+
+
+def test_learning_rate_decays_linearly_over_the_budget():
+    trainer = DQNTrainer(small_config(total_steps=1000, learning_rate_end=0.0))
+    assert trainer.learning_rate() == pytest.approx(1e-3)
+    trainer.train_step()  # whole episodes, >= 500 env steps; a gradient step every 4th
+    assert trainer.learning_rate() == pytest.approx(1e-3 * (1 - trainer.env_steps / 1000))
+    last_gradient_step = trainer.env_steps - trainer.env_steps % 4
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(
+        1e-3 * (1 - last_gradient_step / 1000)
+    )
+    constant = DQNTrainer(small_config(total_steps=1000))
+    constant.train_step()
+    assert constant.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
 
 
 def test_terminal_flags_in_the_buffer():

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from neurorl.core.layers import lif_layer, lif_sequence
-from neurorl.core.lif import LIFParameters, LIFState, lif_step, run_sequence
+from neurorl.core.layers import cuba_lif_sequence, lif_layer, lif_sequence
+from neurorl.core.lif import (
+    CubaLIFParameters,
+    CubaLIFState,
+    LIFParameters,
+    LIFState,
+    cuba_lif_step,
+    lif_step,
+    run_sequence,
+)
 from neurorl.core.surrogate import Surrogate
 
 T, B, N_IN, N = 40, 8, 20, 16
@@ -124,3 +132,45 @@ def test_second_backward_through_the_same_graph_is_refused():
     spikes.sum().backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="inplace"):
         spikes.sum().backward()
+
+
+CUBA = {
+    "akl": CubaLIFParameters(alpha=0.5, beta=0.5, threshold=0.2, reset="hard"),
+    "per-neuron": CubaLIFParameters(
+        alpha=torch.linspace(0.2, 0.9, N),
+        beta=torch.linspace(0.9, 0.3, N),
+        threshold=torch.linspace(0.2, 1.0, N),
+        reset="soft",
+        surrogate=Surrogate("fast_sigmoid", 25.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CUBA)
+def test_cuba_sequence_is_the_step_loop_with_its_gradients(name):
+    """Spikes and state bit for bit; gradients to the input and the initial state close."""
+    params = CUBA[name]
+    x, weight, bias, v0 = data(2)
+    currents = (x @ weight + bias) * 0.5
+    i0 = torch.randn(B, N, generator=torch.Generator().manual_seed(3)) * 0.2
+    readout = torch.randn(T, B, N, generator=torch.Generator().manual_seed(4))
+
+    def run(sequence):
+        c, i, v = (t.clone().requires_grad_() for t in (currents, i0, v0))
+        spikes, state = sequence(c, CubaLIFState(i, v))
+        ((spikes * readout).sum() + (state.v**2).sum() + state.i.sum()).backward()
+        return spikes, state, (c.grad, i.grad, v.grad)
+
+    expected = run(lambda c, s: run_sequence(cuba_lif_step, c, s, params))
+    got = run(lambda c, s: cuba_lif_sequence(c, params, s))
+    assert 0.05 < expected[0].mean() < 0.95
+    assert torch.equal(got[0], expected[0])
+    assert torch.equal(got[1].v, expected[1].v) and torch.equal(got[1].i, expected[1].i)
+    assert expected[2][0].abs().sum() > 0
+    for grad, reference_grad in zip(got[2], expected[2], strict=True):
+        torch.testing.assert_close(grad, reference_grad, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # from rest, no graph
+        assert torch.equal(
+            cuba_lif_sequence(currents, params)[0],
+            run_sequence(cuba_lif_step, currents, None, params)[0],
+        )

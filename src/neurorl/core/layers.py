@@ -33,9 +33,17 @@ from itertools import repeat
 import torch
 from torch import Tensor
 
-from neurorl.core.lif import LIFParameters, LIFState, lif_step, run_sequence
+from neurorl.core.lif import (
+    CubaLIFParameters,
+    CubaLIFState,
+    LIFParameters,
+    LIFState,
+    cuba_lif_step,
+    lif_step,
+    run_sequence,
+)
 
-__all__ = ["lif_layer", "lif_sequence"]
+__all__ = ["cuba_lif_sequence", "lif_layer", "lif_sequence", "synaptic_filter"]
 
 
 def _fused_ok(params: LIFParameters) -> bool:
@@ -236,3 +244,55 @@ def lif_layer(
         currents = currents.view(shape)
         _forward_loop(currents, v0, params, None, currents)  # spikes overwrite currents
     return currents, LIFState(v0)
+
+
+class _SynapticFilter(torch.autograd.Function):
+    """``i[t] = alpha * i[t-1] + x[t]``; backward: ``g_x[t] = g_i[t] + alpha * g_x[t+1]``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, alpha: Tensor | float, i0: Tensor):
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        previous = i0
+        for x_t, i_t in zip(x.unbind(0), out.unbind(0), strict=True):
+            torch.mul(previous, alpha, out=i_t)  # alpha * i + x: two roundings, as cuba_lif_step
+            i_t.add_(x_t)
+            previous = i_t
+        ctx.alpha = alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        grad = grad_out.clone()
+        slices = grad.unbind(0)
+        for t in range(len(slices) - 2, -1, -1):
+            slices[t].add_(slices[t + 1] * ctx.alpha)
+        return grad, None, slices[0] * ctx.alpha
+
+
+def synaptic_filter(x: Tensor, alpha: Tensor | float, i0: Tensor | None = None) -> Tensor:
+    """The synaptic current of a current-based LIF over time, ``x [T, ...] -> i [T, ...]``
+    with ``i[t] = alpha * i[t-1] + x[t]`` from ``i0`` (zero): linear and never reset, so it
+    runs ahead of the membrane. Bit-for-bit :func:`~neurorl.core.lif.cuba_lif_step`'s current;
+    differentiable in ``x`` and ``i0`` (not in ``alpha``)."""
+    step_shape = torch.broadcast_shapes(x.shape[1:], torch.as_tensor(alpha).shape)
+    if i0 is None:
+        i0 = torch.zeros(step_shape, dtype=x.dtype, device=x.device)
+    return _SynapticFilter.apply(x, alpha, i0.expand(step_shape))
+
+
+def cuba_lif_sequence(
+    currents: Tensor, params: CubaLIFParameters, state: CubaLIFState | None = None
+) -> tuple[Tensor, CubaLIFState]:
+    """Current-based LIF over time, ``currents [T, ...] -> (spikes [T, ...], state)``:
+    :func:`synaptic_filter` then the fused :func:`lif_sequence` on its current (the membrane
+    ``v = beta * v + i``, threshold, reset). Bit-for-bit ``run_sequence(cuba_lif_step, ...)``
+    with one autograd node per stage instead of several per step. A learned ``alpha``
+    (a tensor that requires a gradient) takes the plain step loop."""
+    if isinstance(params.alpha, Tensor) and params.alpha.requires_grad:
+        return run_sequence(cuba_lif_step, currents, state, params)  # type: ignore[return-value]
+    i = synaptic_filter(currents, params.alpha, None if state is None else state.i)
+    membrane = LIFParameters(
+        params.beta, params.threshold, params.reset, params.v_reset, params.surrogate
+    )
+    spikes, final = lif_sequence(i, membrane, None if state is None else LIFState(state.v))
+    return spikes, CubaLIFState(i[-1], final.v)

@@ -46,7 +46,8 @@ import torch
 from torch import Tensor, nn
 
 from neurorl.core.encoders import GaussianPopulationEncoder, two_neuron
-from neurorl.core.lif import CubaLIFParameters, cuba_lif_step, run_sequence
+from neurorl.core.layers import cuba_lif_sequence
+from neurorl.core.lif import CubaLIFParameters
 from neurorl.core.surrogate import PSEUDO_DERIVATIVES, Surrogate
 from neurorl.errors import NotExportableError
 
@@ -260,7 +261,7 @@ class DeepNet(nn.Module):
         counts = []
         spiking = len(self.neurons)
         for index in range(spiking):
-            spikes, _ = run_sequence(cuba_lif_step, currents, None, self.neuron(index))
+            spikes, _ = cuba_lif_sequence(currents, self.neuron(index))
             counts.append(spikes.sum((0, -1)))
             if index + 1 < len(self.layers):
                 currents = self.layers[index + 1](spikes)
