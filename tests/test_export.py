@@ -26,8 +26,10 @@ import pytest
 import torch
 from torch import Tensor
 
+from neurorl.core.layers import cuba_lif_sequence
 from neurorl.core.lif import CubaLIFParameters, LIFParameters, cuba_lif_step
 from neurorl.errors import NeurorlError
+from neurorl.experiments.registry import get_experiment
 from neurorl.export.nir import (
     NIRCompatibilityWarning,
     cuba_lif_to_nir,
@@ -221,6 +223,37 @@ def test_cuba_lif_stack_is_reproduced_by_snntorch():
 
     assert_non_trivial(expected)
     assert torch.equal(got, expected)
+
+
+def test_deep_q_network_file_gives_its_hidden_spikes_in_snntorch(tmp_path):
+    """cartpole-snn-dqn's network as written to policy.nir, read by snnTorch up to the last
+    spiking layer: the same spikes at every step as neurorl (the readout integrator ``I`` is
+    read by neither peer's importer, so the graph is cut before it)."""
+    config = get_experiment("cartpole-snn-dqn").default_config().net
+    net = config.build(4, 2, torch.Generator().manual_seed(0))
+    obs = torch.randn(BATCH, 4, generator=torch.Generator().manual_seed(1)) * 1.5
+    net.observe(obs)
+    with torch.no_grad():
+        net.layers[0].weight.mul_(3.0)  # a livelier first layer than at initialisation
+    write_graph(tmp_path / "policy.nir", net.to_nir())
+    graph = read_graph(tmp_path / "policy.nir")
+    last = f"cuba{len(config.hidden) - 1}"
+    nodes = {
+        name: node for name, node in graph.nodes.items() if name.startswith(("in", "fc", "cu"))
+    }
+    width = np.array([config.hidden[-1]])
+    nodes["output"] = nir.Output(output_type={"output": width})
+    edges = [edge for edge in graph.edges if edge[1] in nodes and edge[0] in nodes]
+    sub = nir.NIRGraph(nodes=nodes, edges=[*edges, (last, "output")])
+
+    with torch.no_grad():
+        currents = net.layers[0](net.encode(obs)).expand(config.steps, BATCH, -1)
+        for index in range(len(config.hidden)):
+            spikes, _ = cuba_lif_sequence(currents, net.neuron(index))
+            currents = net.layers[index + 1](spikes)
+    got = run_peer(snntorch_module(sub), net.encode(obs)[None], config.steps)
+    assert_non_trivial(spikes)
+    assert torch.equal(got, spikes)
 
 
 # --------------------------------------------------------------------------------------
