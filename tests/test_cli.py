@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import nir
@@ -156,3 +157,20 @@ def test_compare_runs_different_learning_rules_on_the_paper_network(cli, tmp_pat
     assert "| untrained (cartpole-snn-stdprl, cartpole-snn-evol) | 1 |" in table
     code, _, err = cli("compare", "cartpole-snn-es", "--out", tmp_path, "--set", "nope:seed=1")
     assert code == 2 and "'nope' is not one of the compared experiments" in err
+
+
+def test_a_run_from_another_device_is_evaluated_plotted_and_exported_here(cli, small_run, tmp_path):
+    """A run whose config names a device this machine lacks (trained on a GPU, say): a clear
+    one-line error, and with --device cpu the commands work on its checkpoints."""
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("device: cpu", "device: cuda:7"))
+    code, _, err = cli("eval", run, "--episodes", "3")
+    assert code == 2 and "device 'cuda:7' is not usable here" in err
+    assert "take --device" in err and "Traceback" not in err
+    code = cli("eval", run, "--episodes", "3", "--device", "cpu")[0]
+    assert code == 0 and json.loads((run / "results.json").read_text())["eval"]["episodes"] == 3
+    assert cli("plot", run, "--device", "cpu")[0] == 0
+    assert cli("export", run, "--device", "cpu")[0] == 0
+    assert "device: cuda:7" in config.read_text()  # the run's own record stays as it was

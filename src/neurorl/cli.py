@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="export a run's best spiking policy")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--format", default="nir", help="export format (nir)")
+    for command in (evaluate, plot, export):
+        command.add_argument("--device", help="instead of the run's own device, e.g. cpu")
     return parser
 
 
@@ -129,7 +131,7 @@ def run_command(args: argparse.Namespace) -> str:
         run = runner.create_run(args.name or DEFAULT_EXPERIMENT, overrides, args.out)
         return str(runner.train(run, args.quiet))
     if args.command == "eval":
-        run = runner.open_run(args.run_dir)
+        run = runner.open_run(args.run_dir, args.device)
         results = runner.evaluate(run, args.episodes, args.env_seed)["eval"]
         print(
             f"test mean return {results['mean_return']:.1f} +- {results['std_return']:.1f} "
@@ -137,7 +139,8 @@ def run_command(args: argparse.Namespace) -> str:
         )
         return str(args.run_dir / "results.json")
     if args.command == "plot":
-        return "\n".join(str(path) for path in runner.plot(runner.open_run(args.run_dir)))
+        plots = runner.plot(runner.open_run(args.run_dir, args.device))
+        return "\n".join(str(path) for path in plots)
     if args.command == "compare":
         from neurorl.experiments.compare import compare
 
@@ -162,7 +165,7 @@ def run_command(args: argparse.Namespace) -> str:
         print((folder / "sweep.md").read_text())
         return str(folder)
     if args.command == "export":
-        return str(runner.export(runner.open_run(args.run_dir), args.format))
+        return str(runner.export(runner.open_run(args.run_dir, args.device), args.format))
     raise AssertionError(args.command)
 
 

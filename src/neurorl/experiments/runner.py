@@ -14,6 +14,7 @@ Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import sys
 import time
@@ -54,6 +55,7 @@ class Run:
         return self.path / "checkpoints" / "best.pt"
 
     def make_trainer(self):
+        check_device(self.config.device, "eval, plot and export take --device, e.g. --device cpu")
         torch.manual_seed(self.config.seed)
         return self.experiment.make_trainer(self.config)
 
@@ -62,12 +64,13 @@ def resolve_config(experiment: Experiment, overrides: dict[str, Any]) -> Any:
     return apply_overrides(experiment.default_config(), overrides)
 
 
-def check_device(device: str) -> None:
+def check_device(device: str, hint: str = "") -> None:
     try:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as error:
         first_line = str(error).strip().splitlines()[0]
-        raise ConfigError(f"device '{device}' is not usable here ({first_line})") from None
+        message = f"device '{device}' is not usable here ({first_line})"
+        raise ConfigError(f"{message}; {hint}" if hint else message) from None
 
 
 def create_run(name: str, overrides: dict[str, Any], out: Path) -> Run:
@@ -85,8 +88,9 @@ def create_run(name: str, overrides: dict[str, Any], out: Path) -> Run:
     return Run(path, experiment, config)
 
 
-def open_run(path: Path) -> Run:
-    """An existing run folder; anything else is a clear error."""
+def open_run(path: Path, device: str | None = None) -> Run:
+    """An existing run folder; anything else is a clear error. ``device`` replaces the run's
+    own (a run trained on a GPU evaluated, plotted or exported on a CPU)."""
     config_file = path / "config.yaml"
     if not path.is_dir():
         raise NeurorlError(f"run folder {path} does not exist")
@@ -96,7 +100,10 @@ def open_run(path: Path) -> Run:
     if not isinstance(data, dict) or "experiment" not in data:
         raise NeurorlError(f"{config_file} does not name its experiment")
     experiment = get_experiment(str(data.pop("experiment")))
-    return Run(path, experiment, from_mapping(data, experiment.default_config(), str(config_file)))
+    config = from_mapping(data, experiment.default_config(), str(config_file))
+    if device is not None:
+        config = dataclasses.replace(config, device=device)
+    return Run(path, experiment, config)
 
 
 class MetricsLog:
