@@ -10,7 +10,8 @@ pendulum-snn-td3 >= -200 within 30k steps. Figures go to BENCHMARKS.md.
 
 With ``--throughput ENV`` it instead measures training env steps per second of
 ``ENV-snn-td3`` against ``ENV-ann-td3`` in one process, interleaved (``--repeats`` rounds of
-``--steps`` learning steps each after a warm-up), so both see the same machine load.
+``--steps`` learning steps each after a warm-up, on ``--device``), so both see the same
+machine load.
 
 With ``--mujoco ENV,...`` it instead trains ``ENV-snn-td3`` and ``ENV-ann-td3`` for
 ``--seeds`` seeds and ``--steps`` env steps each on ``--device`` and writes the table of test
