@@ -279,7 +279,7 @@ class OffPolicyTrainer(ABC):
     def policy_with(self, params: Tensor) -> DeepNet:
         """A copy of the policy network holding the flat vector ``params``."""
         net = copy.deepcopy(self.policy)
-        net.load_vector(params.cpu())
+        net.load_vector(params.to(self.device))
         return net
 
     def state_dict(self) -> dict:
