@@ -14,7 +14,8 @@ from neurorl.cli import main
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
 
-# A tiny budget of the default experiment: a few seconds per run.
+# The small spiking-MLP experiment on a tiny budget: a few seconds per run.
+TINY = "cartpole-snn-es"
 SMALL = [
     "--set",
     "train.generations=3",
@@ -51,7 +52,7 @@ def run_neurorl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory) -> Path:
-    """One finished small run of the default experiment, shared by read-only tests."""
+    """One finished small run of the small spiking-MLP experiment, shared by read-only tests."""
     out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--quiet", "--out", str(out), "--seed", "3", *SMALL]) == 0
+    assert main(["train", TINY, "--quiet", "--out", str(out), "--seed", "3", *SMALL]) == 0
     return next((out / "cartpole-snn-es").iterdir())

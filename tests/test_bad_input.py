@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMALL, run_neurorl
+from conftest import SMALL, TINY, run_neurorl
 
 
 def assert_clean_error(code: int, err: str, *fragments: str) -> None:
@@ -40,13 +40,15 @@ def test_unknown_experiment_suggests_closest(cli, tmp_path):
     ],
 )
 def test_bad_set_values(cli, tmp_path, override, fragments):
-    code, _, err = cli("train", "--quiet", "--out", tmp_path, "--set", override)
+    code, _, err = cli("train", TINY, "--quiet", "--out", tmp_path, "--set", override)
     assert_clean_error(code, err, *fragments)
 
 
 def test_argparse_errors_are_one_line(tmp_path):
     result = run_neurorl("train", "--seed", "x")
     assert_clean_error(result.returncode, result.stderr, "--seed")
+    result = run_neurorl("--threads", "0", "list")
+    assert_clean_error(result.returncode, result.stderr, "--threads must be >= 1, got 0")
 
 
 @pytest.mark.parametrize("command", ["eval", "plot", "export"])
@@ -110,6 +112,7 @@ def test_export_of_a_non_spiking_run(cli, tmp_path):
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli, tmp_path):
     code, _, err = cli(
         "train",
+        TINY,
         "--quiet",
         "--out",
         tmp_path,

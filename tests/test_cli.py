@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nir
 import yaml
-from conftest import SMALL, run_neurorl
+from conftest import SMALL, TINY, run_neurorl
 
 RESULT_KEYS = ["mean_return", "std_return", "median_return", "episodes", "env_seed"]
 
@@ -47,7 +47,7 @@ def test_train_writes_a_complete_run_folder(small_run: Path):
 
 
 def test_train_prints_the_run_folder_last(tmp_path):
-    result = run_neurorl("train", "--out", tmp_path, "--seed", "1", *SMALL)
+    result = run_neurorl("train", TINY, "--out", tmp_path, "--seed", "1", *SMALL)
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
     assert Path(last).is_dir() and Path(last).parent == tmp_path / "cartpole-snn-es"
@@ -58,7 +58,9 @@ def test_train_prints_the_run_folder_last(tmp_path):
 def test_same_config_and_seed_give_the_same_metrics(cli, tmp_path):
     folders = []
     for out in ("a", "b"):
-        code, lines, _ = cli("train", "--quiet", "--out", tmp_path / out, "--seed", "5", *SMALL)
+        code, lines, _ = cli(
+            "train", TINY, "--quiet", "--out", tmp_path / out, "--seed", "5", *SMALL
+        )
         assert code == 0
         folders.append(Path(lines[-1]))
     first, second = ((f / "metrics.csv").read_text() for f in folders)
@@ -68,7 +70,7 @@ def test_same_config_and_seed_give_the_same_metrics(cli, tmp_path):
 
 
 def test_other_seed_gives_other_metrics(cli, tmp_path, small_run):
-    code, lines, _ = cli("train", "--quiet", "--out", tmp_path, "--seed", "4", *SMALL)
+    code, lines, _ = cli("train", TINY, "--quiet", "--out", tmp_path, "--seed", "4", *SMALL)
     assert code == 0
     assert (Path(lines[-1]) / "metrics.csv").read_text() != (small_run / "metrics.csv").read_text()
 

@@ -9,6 +9,8 @@ from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward
+from neurorl.learn.rollout import run_episodes
+from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
 STAGE = PAPER_STAGES[-1]  # k 1.2, positive bias 2, opposite factor 0.9
 SHORT = (  # one 120-step stage with a large rate, so that a few episodes change weights
@@ -70,6 +72,7 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only():
         "es.population": "4",
         "train.generations": "1",
         "train.episodes_per_member": "1",
+        "train.center_episodes": "1",
         "net.compile": "false",  # compiling costs more than this test
     }
     full = _trainer("cartpole-snn-evol", **small)
@@ -81,6 +84,53 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only():
     assert metrics["episodes"] == 5 and metrics["spikes_per_decision"] > 0
     es_ea = part.policy.weights(part.params()[None]).es_ea
     assert torch.equal(es_ea, full.policy.weights(full.params()[None]).es_ea)  # kept fixed
+
+
+def test_plastic_weights_stay_excitatory_on_either_scale():
+    linear = _trainer("cartpole-snn-evol", **{"net.compile": "false"}).policy
+    log = _trainer("cartpole-snn-evol", **{"net.scale": "log", "net.compile": "false"}).policy
+    initial = linear.initial_parameters()
+    assert torch.allclose(log.initial_parameters().exp(), initial)  # ln(w / 1 mV)
+    for policy, params in ((linear, initial), (log, log.initial_parameters())):
+        dense = policy.weights(params[None])
+        assert torch.allclose(dense.es_ea, linear.initial.es_ea, rtol=1e-5)
+    pushed = linear.weights(torch.stack([initial - 1e3, initial + 1e3]))  # past both bounds
+    assert (pushed.ea_em[0] == 0).all() and pushed.ea_em[1].max() == MAX_WEIGHT_MV
+
+
+def test_common_starts_give_every_member_the_same_initial_states():
+    """Two identical members of a deterministic network with the same seeds return the same
+    episodes; the centre's own episodes are counted apart."""
+    trainer = _trainer(
+        "cartpole-ann-es",
+        **{
+            "es.population": "2",
+            "train.episodes_per_member": "2",
+            "train.center_episodes": "4",
+            "train.common_starts": "true",
+        },
+    )
+    center = trainer.params()
+    seeds = [7, 8, 7, 8]
+    same = run_episodes("CartPole-v1", trainer.policy, center.expand(2, -1), 2, seeds, None)
+    assert (same.returns[0] == same.returns[1]).all()
+    assert same.returns[0, 0] != same.returns[0, 1]  # a member's own episodes differ
+    assert trainer.train_step()["episodes"] == 2 * 2 + 4
+
+
+def test_center_episodes_must_be_whole_member_rows(tmp_path):
+    result = run_neurorl(
+        "train",
+        "cartpole-snn-es",
+        "--out",
+        tmp_path,
+        "--set",
+        "train.episodes_per_member=2",
+        "--set",
+        "train.center_episodes=5",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "must be a positive multiple of train.episodes_per_member (2)" in result.stderr
 
 
 @pytest.mark.parametrize(

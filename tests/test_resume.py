@@ -12,6 +12,7 @@ import torch
 from conftest import run_neurorl
 
 BUDGET = [
+    "cartpole-snn-es",
     "--set",
     "train.generations=8",
     "--set",

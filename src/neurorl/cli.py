@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurorl",
         description="Spiking and brain-inspired agents trained with RL and evolution.",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: these networks are small, and a thread that waits "
+        "for a busy core stalls every operation)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("list", help="the experiments, one line each")
@@ -170,7 +177,13 @@ def run_command(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     try:
         print(run_command(args))
     except NeurorlError as error:

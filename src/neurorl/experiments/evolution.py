@@ -1,9 +1,9 @@
 """Evolution of a policy network on a discrete-action Gymnasium task (one file, top to bottom).
 
-Each generation: sample P members around the centre, run every member (and the centre) on
-E episodes as one batched tensor program over a vector env, update the centre from the
-members' mean returns. Random streams are derived from (seed, generation), so a run resumed
-from any checkpoint continues exactly as an uninterrupted one.
+Each generation: sample P members around the centre, run every member on E episodes and the
+centre on its own (its score), all as one batched tensor program over a vector env, update
+the centre from the members' mean returns. Random streams are derived from (seed,
+generation), so a run resumed from any checkpoint continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -28,11 +28,19 @@ from neurorl.nets.policies import BatchedPolicy, MLPPolicyConfig
 class TrainConfig:
     generations: int = 100
     episodes_per_member: int = 5
+    center_episodes: int | None = None  # the centre's episodes per generation (None: E)
     stop_return: float | None = 500.0  # stop when the centre's mean return reaches this
+    common_starts: bool = False  # all members start from the same states in a generation
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.episodes_per_member < 1:
             raise ValueError("train.generations and train.episodes_per_member must be >= 1")
+        center, per_member = self.center_episodes, self.episodes_per_member
+        if center is not None and (center < 1 or center % per_member):
+            raise ValueError(
+                f"train.center_episodes ({center}) must be a positive multiple of "
+                f"train.episodes_per_member ({per_member})"
+            )
 
 
 @dataclass(frozen=True)
@@ -119,30 +127,38 @@ class EvolutionTrainer:
         return bool(torch.isfinite(self.es.center).all())
 
     def train_step(self) -> dict[str, float]:
-        config, generation = self.config, self.iteration
+        config, train, generation = self.config, self.config.train, self.iteration
         members = self.es.ask(stream(config.seed, 1, generation))
-        params = torch.cat([members, self.es.center.detach()[None]])
+        population, episodes = len(members), train.episodes_per_member
+        center_episodes = train.center_episodes or episodes
+        repeats = center_episodes // episodes  # the centre's rows, E episodes each
+        params = torch.cat([members, self.es.center.detach().expand(repeats, -1)])
         env_seed = int(stream(config.seed, 2, generation).initial_seed() % 2**31)
+        seeds: int | list[int] = env_seed
+        if train.common_starts:  # member episode e starts from seed + e; the centre's apart
+            seeds = [env_seed + e for _ in range(population) for e in range(episodes)]
+            seeds += [env_seed + episodes + i for i in range(center_episodes)]
         result = run_episodes(
             config.env_id,
             self.policy,
             params,
-            config.train.episodes_per_member,
-            env_seed,
+            episodes,
+            seeds,
             stream(config.seed, 3, generation),
         )
-        fitness = torch.as_tensor(result.returns[:-1].mean(1), dtype=torch.float32)
+        member_returns = result.returns[:population]
+        fitness = torch.as_tensor(member_returns.mean(1), dtype=torch.float32)
         es_stats = self.es.tell(fitness.to(config.device))
         self.iteration += 1
         self.env_steps += result.env_steps
         self.episodes += result.returns.size
-        self.last_center_return = float(result.returns[-1].mean())
+        self.last_center_return = float(result.returns[population:].mean())
         return {
             "iteration": self.iteration,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
             "center_return": self.last_center_return,
-            "mean_return": float(result.returns[:-1].mean()),
+            "mean_return": float(member_returns.mean()),
             "max_member_return": float(fitness.max()),
             "spikes_per_decision": result.spikes_per_decision,
             "undecided_fraction": result.undecided_fraction,

@@ -55,15 +55,22 @@ PAPER_ES = ESConfig(
     fitness_shaping="zscore",
 )
 # A modern ES on the same weights: antithetic pairs, centred ranks, Adam (sigma and the step
-# in mV; the weights are 5-15 mV), a larger population.
-MODERN_ES = ESConfig(population=32, sigma=2.0, learning_rate=2.0)
+# in mV; the weights are 5-15 mV), 64 members x 2 episodes that start from the same states
+# (common random numbers), the centre scored on 10 episodes of its own.
+MODERN_ES = ESConfig(population=64, sigma=2.0, learning_rate=2.0)
+MODERN_TRAIN = TrainConfig(
+    generations=150,
+    episodes_per_member=2,
+    center_episodes=10,
+    common_starts=True,
+    stop_return=500.0,
+)
+PAPER_TRAIN = TrainConfig(generations=1600, episodes_per_member=5, stop_return=None)
 
 
-def _paper_evolution(es: ESConfig, generations: int, **net: Any) -> Callable[[], Any]:
+def _paper_evolution(es: ESConfig, train: TrainConfig, **net: Any) -> Callable[[], Any]:
     return lambda: PaperNetworkEvolutionConfig(
-        net=PaperNetworkPolicyConfig(compile=True, **net),
-        es=es,
-        train=TrainConfig(generations=generations, episodes_per_member=5, stop_return=None),
+        net=PaperNetworkPolicyConfig(compile=True, **net), es=es, train=train
     )
 
 
@@ -210,20 +217,20 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "cartpole-snn-evol",
             "Haşegan 2022 network (200 INTF7 cells), its 1800 E->E weights evolved by a modern "
-            "ES (antithetic, centred ranks, Adam)",
-            _paper_evolution(MODERN_ES, 150),
+            "ES (antithetic, common starts, centred ranks, Adam)",
+            _paper_evolution(MODERN_ES, MODERN_TRAIN),
             EvolutionTrainer,
         ),
         Experiment(
             "cartpole-snn-evol-paper",
             "Haşegan 2022 network, the paper's multiplicative ES (P 10, sigma 0.1, 1600 its)",
-            _paper_evolution(PAPER_ES, 1600),
+            _paper_evolution(PAPER_ES, PAPER_TRAIN),
             EvolutionTrainer,
         ),
         Experiment(
             "cartpole-snn-evol-ea-em",
             "Haşegan 2022 network, only the 800 EA->EM weights evolved (modern ES)",
-            _paper_evolution(MODERN_ES, 150, evolve="ea_em"),
+            _paper_evolution(MODERN_ES, MODERN_TRAIN, evolve="ea_em"),
             EvolutionTrainer,
         ),
         Experiment(

@@ -180,7 +180,7 @@ class STDPRLTrainer:
         if discrete_env_spaces(config.env_id) != (4, 2):
             raise ConfigError(f"STDP-RL drives the CartPole network; {config.env_id} is not it")
         self.config = config
-        net = PaperNetworkPolicyConfig(config.network, config.connectivity_seed, "all", config.tie)
+        net = PaperNetworkPolicyConfig(config.network, config.connectivity_seed, tie=config.tie)
         self.policy: PaperNetworkPolicy = net.build(4, 2, config.seed, config.device)
         network = self.policy.network
         self.network = network

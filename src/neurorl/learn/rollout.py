@@ -1,15 +1,19 @@
 """Episodes of a batched policy in a Gymnasium vector environment.
 
-The policy acts for ``P`` parameter vectors on ``E`` episodes each, observations
-``[P, E, obs_dim]`` -> actions ``[P, E]``, as one tensor program per environment step. Every
-(member, episode) pair has its own env, reset with seed ``seed + index``, so each member's
-episodes start from different initial states. Each env counts its first episode only: after
-it ends, the vector env's next-step autoreset still runs but its rewards are masked out.
+The policy acts for ``P`` parameter vectors on ``E`` episodes each as one tensor program per
+environment step. Every (member, episode) pair has its own env and its own row of the batch
+(the policy sees ``P E`` members with one env each, observations ``[P E, 1, obs_dim]``), and
+a finished episode's row leaves the batch. The initial states come from one seed for all
+envs together (drawn by the env's own vector implementation, e.g. CartPole's: all
+different), or from one seed per env (e.g. the same seeds for every member: common random
+numbers, so that members differ by their parameters, not by their luck). Each env counts its
+first episode only: after it ends, the vector env's next-step autoreset still runs but its
+rewards are masked out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -47,27 +51,40 @@ def run_episodes(
     policy: BatchedPolicy,
     params: Tensor,
     episodes: int,
-    seed: int,
+    seed: int | Sequence[int],
     generator: torch.Generator,
 ) -> RolloutResult:
-    """One episode per (member, episode) pair of ``params [P, D]``, all stepped together."""
+    """One episode per (member, episode) pair of ``params [P, D]``, all stepped together;
+    ``seed``: one for all envs, or one per pair (member-major, ``P * episodes`` of them)."""
     population = len(params)
     num_envs = population * episodes
-    env = make_vector_env(env_id, num_envs)
+    if isinstance(seed, int):
+        env = make_vector_env(env_id, num_envs)
+    else:
+        if len(seed) != num_envs:
+            raise ValueError(f"{len(seed)} seeds for {num_envs} envs")
+        env, seed = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync"), list(seed)
     try:
         obs, _ = env.reset(seed=seed)
         returns = np.zeros(num_envs)
         lengths = np.zeros(num_envs, dtype=np.int64)
         alive = np.ones(num_envs, dtype=bool)
+        actions = np.zeros(num_envs, dtype=np.int64)
         spikes = undecided = 0.0
-        state = policy.start(params, episodes)
+        rows = params.repeat_interleave(episodes, dim=0)  # one network per env
+        envs = np.arange(num_envs)  # the env of each row: finished episodes drop out
+        state = policy.start(rows, 1)
         while alive.any():
-            batch = torch.as_tensor(obs, dtype=torch.float32, device=params.device)
-            out, state = policy.act(batch.view(population, episodes, -1), params, state, generator)
-            live = torch.as_tensor(alive, device=params.device)
-            spikes += float(out.spikes.reshape(num_envs)[live].sum())
-            undecided += float(out.undecided.reshape(num_envs)[live].sum())
-            obs, reward, terminated, truncated, _ = env.step(out.actions.reshape(-1).cpu().numpy())
+            if not alive[envs].all():
+                keep = np.flatnonzero(alive[envs])
+                index = torch.as_tensor(keep, device=params.device)
+                rows, envs, state = rows[index], envs[keep], policy.select(state, index)
+            batch = torch.as_tensor(obs[envs], dtype=torch.float32, device=params.device)
+            out, state = policy.act(batch[:, None], rows, state, generator)
+            spikes += float(out.spikes.sum())
+            undecided += float(out.undecided.sum())
+            actions[envs] = out.actions[:, 0].cpu().numpy()
+            obs, reward, terminated, truncated, _ = env.step(actions)
             returns += np.where(alive, reward, 0.0)
             lengths += alive
             alive &= ~(terminated | truncated)
@@ -85,8 +102,8 @@ def run_episodes(
 def evaluate_policy(
     env_id: str, policy: BatchedPolicy, params: Tensor, episodes: int, env_seed: int
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """Test returns ``[episodes]`` of one parameter vector ``[D]`` on env seeds ``env_seed``,
-    ``env_seed + 1``, ... (a fixed protocol: the tie-break stream depends on the seed only)."""
+    """Test returns ``[episodes]`` of one parameter vector ``[D]``, initial states drawn from
+    ``env_seed`` (a fixed protocol: the tie-break stream depends on the seed only)."""
     generator = torch.Generator().manual_seed(int(env_seed) + 4)
     result = run_episodes(env_id, policy, params[None], episodes, env_seed, generator)
     stats = {

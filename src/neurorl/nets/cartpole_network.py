@@ -474,6 +474,17 @@ def initial_state(network: CartPoleNetwork, population: int, batch: int) -> Netw
     )
 
 
+def select_members(state: NetworkState, members: Tensor) -> NetworkState:
+    """The state of some population members only (``members``: indices into P)."""
+    return NetworkState(
+        CellState(*(x[members] for x in state.cells)),
+        state.history[:, members],
+        state.input_bins[members],
+        state.input_phase[members],
+        state.input_recent[:, members],
+    )
+
+
 def _input_spikes(
     observations: Tensor, state: NetworkState, network: CartPoleNetwork
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -575,8 +586,9 @@ def _substep(
 
 @functools.cache
 def _compiled_substep():
-    """:func:`_substep` compiled by ``torch.compile`` (once per process and shape)."""
-    return torch.compile(_substep, dynamic=False)
+    """:func:`_substep` compiled by ``torch.compile`` once per process, for any population
+    size (a rollout's batch shrinks as episodes end)."""
+    return torch.compile(_substep, dynamic=True)
 
 
 def run_window(

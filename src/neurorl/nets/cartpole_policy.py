@@ -1,8 +1,12 @@
 """The paper network of Haşegan et al. 2022 as a batched policy over its plastic weights.
 
 The parameters a learning rule sees are the plastic AMPA weights of the existing synapses,
-flat ``[P, 1800]`` (ES->EA 1000, then EA->EM 800, in mV), or only the 800 EA->EM ones when
-``evolve="ea_em"`` (the ES->EA weights then stay at their initial values). The network runs
+flat ``[P, 1800]`` (ES->EA 1000, then EA->EM 800), or only the 800 EA->EM ones when
+``evolve="ea_em"`` (the ES->EA weights then stay at their initial values). They are the
+weights in mV (``scale="linear"``) or their logarithms, ``ln(w / 1 mV)`` (``scale="log"``: an
+additive step is a multiplicative one, as in the paper's ES, and a weight never changes
+sign). Either way the network uses them clipped to ``[0, MAX_WEIGHT_MV]``, the paper's STDP
+bounds: an AMPA synapse stays excitatory. The network runs
 one 50-ms window per decision and keeps its state from one decision to the next; the action
 is the EM half (LEFT, RIGHT) with more spikes, a tie or silence being an unknown move.
 """
@@ -27,8 +31,11 @@ from neurorl.nets.cartpole_network import (
     build_network,
     initial_state,
     run_window,
+    select_members,
 )
 from neurorl.nets.policies import PolicyOutput
+
+MAX_WEIGHT_MV = 400.0  # the paper's bound on a plastic weight (STDP-RL clips to [0, 400])
 
 
 def connectivity_stream(seed: int) -> torch.Generator:
@@ -47,6 +54,7 @@ class PaperNetworkPolicyConfig:
     network: CartPoleNetworkConfig = field(default_factory=CartPoleNetworkConfig)
     connectivity_seed: int | None = None
     evolve: Literal["all", "ea_em"] = "all"
+    scale: Literal["linear", "log"] = "linear"
     tie: TieBreak = "random"
     compile: bool = False
 
@@ -62,7 +70,14 @@ class PaperNetworkPolicyConfig:
         generator = connectivity_stream(connectivity)
         network = build_network(self.network, generator, device=device)
         initial = network.init_weights(1, generator)
-        return PaperNetworkPolicy(network, initial, self.evolve, self.tie, self.compile)
+        return PaperNetworkPolicy(
+            network,
+            initial,
+            evolve=self.evolve,
+            scale=self.scale,
+            tie=self.tie,
+            compile=self.compile,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +87,7 @@ class PaperNetworkPolicy:
     network: CartPoleNetwork
     initial: PlasticWeights
     evolve: Literal["all", "ea_em"] = "all"
+    scale: Literal["linear", "log"] = "linear"
     tie: TieBreak = "random"
     compile: bool = False
 
@@ -82,21 +98,26 @@ class PaperNetworkPolicy:
     def initial_parameters(self, generator: torch.Generator | None = None) -> Tensor:
         """The untrained network's plastic weights (drawn with the connectivity)."""
         flat = self.network.flatten(self.initial)[0]
-        return flat[self._es_ea_count :] if self.evolve == "ea_em" else flat
+        flat = flat[self._es_ea_count :] if self.evolve == "ea_em" else flat
+        return flat.log() if self.scale == "log" else flat
 
     @property
     def _es_ea_count(self) -> int:
         return int(self.network.connections["ES->EA"].mask.sum())
 
     def weights(self, params: Tensor) -> PlasticWeights:
-        """Dense plastic weights ``[P, pre, post]`` of parameter vectors ``[P, D]``."""
+        """Dense plastic weights ``[P, pre, post]`` in mV of parameter vectors ``[P, D]``."""
+        flat = (params.exp() if self.scale == "log" else params).clamp(0.0, MAX_WEIGHT_MV)
         if self.evolve == "ea_em":
             fixed = self.network.flatten(self.initial)[:, : self._es_ea_count]
-            params = torch.cat([fixed.to(params).expand(len(params), -1), params], dim=1)
-        return self.network.unflatten(params)
+            flat = torch.cat([fixed.to(flat).expand(len(flat), -1), flat], dim=1)
+        return self.network.unflatten(flat)
 
     def start(self, params: Tensor, batch: int) -> NetworkState:
         return initial_state(self.network, len(params), batch)
+
+    def select(self, state: NetworkState, members: Tensor) -> NetworkState:
+        return select_members(state, members)
 
     def act(
         self, obs: Tensor, params: Tensor, state: NetworkState, generator: torch.Generator

@@ -49,6 +49,10 @@ class BatchedPolicy(Protocol):
         """One decision for every member and environment."""
         ...
 
+    def select(self, state: Any, members: Tensor) -> Any:
+        """The state of some members only (``members``: indices into the member dim)."""
+        ...
+
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         """One parameter vector ``[D]`` as a NIR graph; :class:`NotExportableError` if none."""
         ...
@@ -79,6 +83,9 @@ class SpikingVotePolicy:
     def start(self, params: Tensor, batch: int) -> None:
         return None
 
+    def select(self, state: None, members: Tensor) -> None:
+        return None
+
     def act(
         self, obs: Tensor, params: Tensor, state: None, generator: torch.Generator
     ) -> tuple[PolicyOutput, None]:
@@ -107,6 +114,9 @@ class ReluArgmaxPolicy:
         return init_parameters(self.sizes, 1, generator, "cpu")[0]
 
     def start(self, params: Tensor, batch: int) -> None:
+        return None
+
+    def select(self, state: None, members: Tensor) -> None:
         return None
 
     def act(
