@@ -118,6 +118,21 @@ def test_common_starts_give_every_member_the_same_initial_states():
     assert trainer.train_step()["episodes"] == 2 * 2 + 4
 
 
+def test_the_scored_centre_is_kept_and_validated_before_a_stop():
+    small = {"es.population": "4", "train.episodes_per_member": "1", "train.center_episodes": "2"}
+    trainer = _trainer("cartpole-ann-es", **small, **{"train.validation_episodes": "3"})
+    before = trainer.es.center.detach().clone()
+    metrics = trainer.train_step()
+    assert torch.equal(trainer.params(), before)  # the centre its score belongs to
+    assert not torch.equal(trainer.es.center.detach(), before)  # ... then the step was taken
+    assert metrics["validation_return"] == -1.0 and not trainer.finished()  # below 500
+    easy = _trainer("cartpole-ann-es", **small, **{"train.validation_episodes": "3"})
+    easy.config = apply_overrides(easy.config, {"train.stop_return": "1"})
+    metrics = easy.train_step()
+    assert metrics["validation_return"] >= 1 and metrics["episodes"] == 4 + 2 + 3
+    assert easy.finished()
+
+
 def test_center_episodes_must_be_whole_member_rows(tmp_path):
     result = run_neurorl(
         "train",

@@ -30,11 +30,18 @@ class TrainConfig:
     episodes_per_member: int = 5
     center_episodes: int | None = None  # the centre's episodes per generation (None: E)
     stop_return: float | None = 500.0  # stop when the centre's mean return reaches this
+    # > 0: a centre that reaches stop_return plays this many more episodes, which must reach
+    # it too (a score on a few episodes flatters); 0: its own episodes decide
+    validation_episodes: int = 0
     common_starts: bool = False  # all members start from the same states in a generation
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.episodes_per_member < 1:
             raise ValueError("train.generations and train.episodes_per_member must be >= 1")
+        if self.validation_episodes < 0:
+            raise ValueError(
+                f"train.validation_episodes must be >= 0, got {self.validation_episodes}"
+            )
         center, per_member = self.center_episodes, self.episodes_per_member
         if center is not None and (center < 1 or center % per_member):
             raise ValueError(
@@ -100,10 +107,12 @@ class EvolutionTrainer:
         )
         center = self.policy.initial_parameters(stream(config.seed, 0)).to(config.device)
         self.es = EvolutionStrategy(center, config.es)
+        self.scored_center = center.clone()  # the centre that last_center_return belongs to
         self.iteration = 0
         self.env_steps = 0
         self.episodes = 0
         self.last_center_return = -np.inf
+        self.validated = False  # the last scored centre also passed its validation episodes
 
     @property
     def budget(self) -> int:
@@ -117,11 +126,13 @@ class EvolutionTrainer:
     def finished(self) -> bool:
         stop = self.config.train.stop_return
         solved = stop is not None and self.last_center_return >= stop
+        if self.config.train.validation_episodes:
+            solved = solved and self.validated
         return solved or self.iteration >= self.budget
 
     def params(self) -> Tensor:
-        """The centre of the search distribution, ``[D]``."""
-        return self.es.center.detach().clone()
+        """The centre that the last score belongs to, ``[D]`` (scored before its update)."""
+        return self.scored_center.clone()
 
     def parameters_finite(self) -> bool:
         return bool(torch.isfinite(self.es.center).all())
@@ -148,12 +159,15 @@ class EvolutionTrainer:
         )
         member_returns = result.returns[:population]
         fitness = torch.as_tensor(member_returns.mean(1), dtype=torch.float32)
+        self.scored_center = self.es.center.detach().clone()
         es_stats = self.es.tell(fitness.to(config.device))
         self.iteration += 1
         self.env_steps += result.env_steps
         self.episodes += result.returns.size
         self.last_center_return = float(result.returns[population:].mean())
+        validation = self._validate(generation) if train.validation_episodes else {}
         return {
+            **validation,
             "iteration": self.iteration,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -165,10 +179,31 @@ class EvolutionTrainer:
             **es_stats,
         }
 
+    def _validate(self, generation: int) -> dict[str, float]:
+        """Play the scored centre on ``validation_episodes`` more episodes if it reached
+        ``stop_return``; ``validation_return`` is their mean, -1 when it did not reach it."""
+        train, stop = self.config.train, self.config.train.stop_return
+        self.validated = False
+        if stop is None or self.last_center_return < stop:
+            return {"validation_return": -1.0}
+        result = run_episodes(
+            self.config.env_id,
+            self.policy,
+            self.scored_center[None],
+            train.validation_episodes,
+            int(stream(self.config.seed, 4, generation).initial_seed() % 2**31),
+            stream(self.config.seed, 5, generation),
+        )
+        self.env_steps += result.env_steps
+        self.episodes += result.returns.size
+        mean = float(result.returns.mean())
+        self.validated = mean >= stop
+        return {"validation_return": mean}
+
     def evaluate(
         self, params: Tensor, episodes: int, env_seed: int
     ) -> tuple[np.ndarray, dict[str, float]]:
-        """Test returns ``[episodes]`` of one parameter vector on env seeds env_seed, +1, ..."""
+        """Test returns ``[episodes]`` of one parameter vector, initial states from env_seed."""
         return evaluate_policy(
             self.config.env_id, self.policy, params.to(self.config.device), episodes, env_seed
         )
@@ -184,6 +219,8 @@ class EvolutionTrainer:
             "env_steps": self.env_steps,
             "episodes": self.episodes,
             "last_center_return": self.last_center_return,
+            "scored_center": self.scored_center,
+            "validated": self.validated,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -192,3 +229,5 @@ class EvolutionTrainer:
         self.env_steps = state["env_steps"]
         self.episodes = state["episodes"]
         self.last_center_return = state["last_center_return"]
+        self.scored_center = state["scored_center"]
+        self.validated = state["validated"]

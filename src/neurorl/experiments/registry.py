@@ -56,7 +56,8 @@ PAPER_ES = ESConfig(
 )
 # A modern ES on the same weights: antithetic pairs, centred ranks, Adam (sigma and the step
 # in mV; the weights are 5-15 mV), 64 members x 2 episodes that start from the same states
-# (common random numbers), the centre scored on 10 episodes of its own.
+# (common random numbers), the centre scored on 10 episodes of its own; it stops when the
+# centre holds the pole on those and on 30 more.
 MODERN_ES = ESConfig(population=64, sigma=2.0, learning_rate=2.0)
 MODERN_TRAIN = TrainConfig(
     generations=150,
@@ -64,6 +65,7 @@ MODERN_TRAIN = TrainConfig(
     center_episodes=10,
     common_starts=True,
     stop_return=500.0,
+    validation_episodes=30,
 )
 PAPER_TRAIN = TrainConfig(generations=1600, episodes_per_member=5, stop_return=None)
 
