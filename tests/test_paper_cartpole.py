@@ -118,6 +118,24 @@ def test_common_starts_give_every_member_the_same_initial_states():
     assert trainer.train_step()["episodes"] == 2 * 2 + 4
 
 
+def test_finished_episodes_leave_the_batch_without_disturbing_the_others():
+    """A batch whose rows drop out as their episodes end plays every (member, episode) pair
+    as it plays alone: the network state of the rows that stay is kept row by row."""
+    policy = _trainer("cartpole-snn-evol", **{"net.compile": "false", "net.tie": "first"}).policy
+    center = policy.initial_parameters()
+    params = center * (
+        1 + 0.5 * torch.randn(3, len(center), generator=torch.Generator().manual_seed(0))
+    )
+    seeds = [11, 12, 13, 14, 15, 16]
+    together = run_episodes("CartPole-v1", policy, params, 2, seeds, None)
+    alone = [
+        run_episodes("CartPole-v1", policy, params[i // 2][None], 1, [seed], None).returns[0, 0]
+        for i, seed in enumerate(seeds)
+    ]
+    assert together.returns.flatten().tolist() == alone
+    assert len(set(alone)) > 1  # the episodes end at different steps
+
+
 def test_the_scored_centre_is_kept_and_validated_before_a_stop():
     small = {"es.population": "4", "train.episodes_per_member": "1", "train.center_episodes": "2"}
     trainer = _trainer("cartpole-ann-es", **small, **{"train.validation_episodes": "3"})

@@ -48,7 +48,8 @@ class Recording:
 def record_episodes(
     policy: PaperNetworkPolicy, params: Tensor, env_id: str, episodes: int, env_seed: int
 ) -> Recording:
-    """Play ``episodes`` test episodes (env seeds ``env_seed``, +1, ...) as one batch."""
+    """Play ``episodes`` episodes from the test's initial states (drawn from ``env_seed``) as
+    one batch."""
     generator = torch.Generator().manual_seed(env_seed + 4)
     env = make_vector_env(env_id, episodes)
     try:

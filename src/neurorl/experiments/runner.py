@@ -274,7 +274,7 @@ def evaluate(
     trainer=None,
     train_info: dict | None = None,
 ) -> dict:
-    """Evaluate the best checkpoint on env seeds env_seed, env_seed+1, ...; write results.json."""
+    """Evaluate the best checkpoint (initial states drawn from env_seed); write results.json."""
     configure_cpu()
     trainer = trainer or run.make_trainer()
     episodes = run.config.eval.episodes if episodes is None else episodes

@@ -58,7 +58,7 @@ def run_episodes(
     ``seed``: one for all envs, or one per pair (member-major, ``P * episodes`` of them)."""
     population = len(params)
     num_envs = population * episodes
-    if isinstance(seed, int):
+    if isinstance(seed, int | np.integer):
         env = make_vector_env(env_id, num_envs)
     else:
         if len(seed) != num_envs:
@@ -121,7 +121,7 @@ def play_episodes(
     env_id: str, policy: PolicyFunction, episodes: int, seed: int
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Returns ``[episodes]`` of ``policy(obs [E, obs_dim]) -> (actions [E, ...], costs per
-    sample)`` on a vector env with seeds ``seed, seed + 1, ...`` (each env's first episode),
+    sample)`` on a vector env reset with ``seed`` (each env's first episode),
     and each cost's mean per decision as ``{name}_per_decision``."""
     env = make_vector_env(env_id, episodes)
     try:
@@ -145,8 +145,8 @@ def play_episodes(
 
 
 def random_policy_returns(env_id: str, episodes: int, env_seed: int, seed: int) -> np.ndarray:
-    """Test returns ``[episodes]`` of uniformly random actions on env seeds ``env_seed``, +1,
-    ... (the evaluation protocol's baseline); ``seed`` draws the actions."""
+    """Test returns ``[episodes]`` of uniformly random actions from the test's initial states
+    (drawn from ``env_seed``: the evaluation protocol's baseline); ``seed`` draws the actions."""
     _, space = env_spaces(env_id)
     space.seed(seed)
 
