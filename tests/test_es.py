@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from neurorl.learn.es import ESConfig, EvolutionStrategy, centered_ranks, zscore
@@ -67,3 +68,12 @@ def test_state_dict_round_trip_continues_identically():
         step(a, g)
         step(b, g)
     assert torch.equal(a.center, b.center)
+
+
+def test_annealed_step_decays_linearly_and_a_constant_one_stays():
+    decaying = EvolutionStrategy(torch.zeros(2), ESConfig(learning_rate=0.1, learning_rate_end=0))
+    constant = EvolutionStrategy(torch.zeros(2), ESConfig(learning_rate=0.1))
+    for es in (decaying, constant):
+        es.anneal(0.75)
+    assert decaying.optimiser.param_groups[0]["lr"] == pytest.approx(0.025)
+    assert constant.optimiser.param_groups[0]["lr"] == 0.1

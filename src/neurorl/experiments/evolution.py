@@ -32,7 +32,7 @@ class TrainConfig:
     stop_return: float | None = 500.0  # stop when the centre's mean return reaches this
     # > 0: a centre that reaches stop_return plays this many more episodes, which must reach
     # it too (a score on a few episodes flatters); 0: its own episodes decide
-    validation_episodes: int = 0
+    validation_episodes: int = 20
     common_starts: bool = False  # all members start from the same states in a generation
 
     def __post_init__(self) -> None:
@@ -160,6 +160,7 @@ class EvolutionTrainer:
         member_returns = result.returns[:population]
         fitness = torch.as_tensor(member_returns.mean(1), dtype=torch.float32)
         self.scored_center = self.es.center.detach().clone()
+        self.es.anneal(generation / max(train.generations - 1, 1))
         es_stats = self.es.tell(fitness.to(config.device))
         self.iteration += 1
         self.env_steps += result.env_steps
@@ -167,7 +168,6 @@ class EvolutionTrainer:
         self.last_center_return = float(result.returns[population:].mean())
         validation = self._validate(generation) if train.validation_episodes else {}
         return {
-            **validation,
             "iteration": self.iteration,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -177,6 +177,7 @@ class EvolutionTrainer:
             "spikes_per_decision": result.spikes_per_decision,
             "undecided_fraction": result.undecided_fraction,
             **es_stats,
+            **validation,
         }
 
     def _validate(self, generation: int) -> dict[str, float]:

@@ -28,6 +28,7 @@ class ESConfig:
     population: int = 64
     sigma: float = 0.1
     learning_rate: float = 0.03
+    learning_rate_end: float | None = None  # linear decay to this over the run (None: constant)
     optimizer: Literal["adam", "sgd"] = "adam"
     antithetic: bool = True
     fitness_shaping: Literal["centered_ranks", "zscore"] = "centered_ranks"
@@ -45,6 +46,8 @@ class ESConfig:
             raise ValueError(f"es.sigma must be > 0, got {self.sigma}")
         if self.learning_rate <= 0:
             raise ValueError(f"es.learning_rate must be > 0, got {self.learning_rate}")
+        if self.learning_rate_end is not None and self.learning_rate_end < 0:
+            raise ValueError(f"es.learning_rate_end must be >= 0, got {self.learning_rate_end}")
 
 
 def centered_ranks(fitness: Tensor) -> Tensor:
@@ -86,6 +89,14 @@ class EvolutionStrategy:
             return self.center.detach() + config.sigma * noise
         self._noise = (config.sigma * noise).clamp(min=config.noise_floor)
         return self.center.detach() * (1.0 + self._noise)
+
+    def anneal(self, progress: float) -> None:
+        """Set the step for ``progress`` in [0, 1] of the run (with ``learning_rate_end``)."""
+        config = self.config
+        if config.learning_rate_end is not None:
+            start, end = config.learning_rate, config.learning_rate_end
+            for group in self.optimiser.param_groups:
+                group["lr"] = start + (end - start) * min(max(progress, 0.0), 1.0)
 
     def tell(self, fitness: Tensor) -> dict[str, float]:
         """Update the centre from the members' fitness ``[P]`` (higher is better)."""
