@@ -147,9 +147,11 @@ def test_compare_runs_different_learning_rules_on_the_paper_network(cli, tmp_pat
         "compare", "cartpole-snn-stdprl", "cartpole-snn-evol", "--seeds", "1", "--out", tmp_path,
         "--quiet", "--set", "eval.episodes=3",
         "--set", f"cartpole-snn-stdprl:stages={stage}",
+        "--set", "cartpole-snn-stdprl:compile=false",
         "--set", "cartpole-snn-evol:train.generations=1",
         "--set", "cartpole-snn-evol:es.population=4",
         "--set", "cartpole-snn-evol:train.episodes_per_member=1",
+        "--set", "cartpole-snn-evol:train.center_episodes=1",
         "--set", "cartpole-snn-evol:net.compile=false",
     )  # fmt: skip
     assert code == 0

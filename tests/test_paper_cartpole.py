@@ -12,6 +12,7 @@ from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_rewar
 from neurorl.learn.rollout import run_episodes
 from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
+EAGER = {"compile": "false"}  # compiling the time step costs more than these short runs
 STAGE = PAPER_STAGES[-1]  # k 1.2, positive bias 2, opposite factor 0.9
 SHORT = (  # one 120-step stage with a large rate, so that a few episodes change weights
     "[{env_steps: 120, window_ms: 5, lifetime_ms: 250, rate: 0.05, angvel_weight: 1.2, "
@@ -42,7 +43,9 @@ def _trainer(name: str, **overrides: str):
 
 
 def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
-    trainer = _trainer("cartpole-snn-stdprl", stages=SHORT, **{"plasticity.normalize_every": "0"})
+    trainer = _trainer(
+        "cartpole-snn-stdprl", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
+    )
     before = {name: w.clone() for name, w in trainer.weights.items()}
     trainer.train_step()
     ea_em, mask = trainer.weights["EA->EM"], trainer.masks["EA->EM"]
@@ -51,14 +54,16 @@ def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     assert torch.equal(trainer.weights["ES->EA"], before["ES->EA"])  # not plastic here
     assert trainer.params().shape == (1800,)
 
-    twin = _trainer("cartpole-snn-stdprl", stages=SHORT, **{"plasticity.normalize_every": "0"})
+    twin = _trainer(
+        "cartpole-snn-stdprl", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
+    )
     twin.load_state_dict(trainer.state_dict())
     assert trainer.train_step() == twin.train_step()
     assert all(torch.equal(trainer.weights[k], twin.weights[k]) for k in trainer.weights)
 
 
 def test_stdp_rl_es_ea_variant_trains_both_projections():
-    trainer = _trainer("cartpole-snn-stdprl-es-ea", stages=SHORT)
+    trainer = _trainer("cartpole-snn-stdprl-es-ea", stages=SHORT, **EAGER)
     before = trainer.weights["ES->EA"].clone()
     while not trainer.finished():
         trainer.train_step()
