@@ -149,8 +149,9 @@ def test_the_scored_centre_is_kept_and_validated_before_a_stop():
     assert torch.equal(trainer.params(), before)  # the centre its score belongs to
     assert not torch.equal(trainer.es.center.detach(), before)  # ... then the step was taken
     assert metrics["validation_return"] == -1.0 and not trainer.finished()  # below 500
-    easy = _trainer("cartpole-ann-es", **small, **{"train.validation_episodes": "3"})
-    easy.config = apply_overrides(easy.config, {"train.stop_return": "1"})
+    easy = _trainer(
+        "cartpole-ann-es", **small, **{"train.validation_episodes": "3", "train.stop_return": "1"}
+    )
     metrics = easy.train_step()
     assert metrics["validation_return"] >= 1 and metrics["episodes"] == 4 + 2 + 3
     assert easy.finished()

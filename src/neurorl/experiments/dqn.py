@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from neurorl.config import require
 from neurorl.core import configure_cpu
-from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, stream
+from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, seed_of, stream
 from neurorl.learn.rollout import play_episodes
 from neurorl.nets.deep import DeepNet, DeepNetConfig
 
@@ -165,10 +165,6 @@ class DQNConfig:
 
 
 # --- the episode loop shared with TD3 -------------------------------------------------------
-
-
-def seed_of(generator: torch.Generator) -> int:
-    return int(generator.initial_seed() % 2**31)
 
 
 class OffPolicyTrainer(ABC):

@@ -84,6 +84,11 @@ def stream(seed: int, *indices: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
+def seed_of(generator: torch.Generator) -> int:
+    """An env seed (int32) derived from a random stream, e.g. ``seed_of(stream(seed, i))``."""
+    return int(generator.initial_seed() % 2**31)
+
+
 def discrete_env_spaces(env_id: str) -> tuple[int, int]:
     """``(observation size, number of actions)`` of a discrete-action Gymnasium env."""
     observation_space, action_space = env_spaces(env_id)
@@ -144,7 +149,7 @@ class EvolutionTrainer:
         center_episodes = train.center_episodes or episodes
         repeats = center_episodes // episodes  # the centre's rows, E episodes each
         params = torch.cat([members, self.es.center.detach().expand(repeats, -1)])
-        env_seed = int(stream(config.seed, 2, generation).initial_seed() % 2**31)
+        env_seed = seed_of(stream(config.seed, 2, generation))
         seeds: int | list[int] = env_seed
         if train.common_starts:  # member episode e starts from seed + e; the centre's apart
             seeds = [env_seed + e for _ in range(population) for e in range(episodes)]
@@ -192,7 +197,7 @@ class EvolutionTrainer:
             self.policy,
             self.scored_center[None],
             train.validation_episodes,
-            int(stream(self.config.seed, 4, generation).initial_seed() % 2**31),
+            seed_of(stream(self.config.seed, 4, generation)),
             stream(self.config.seed, 5, generation),
         )
         self.env_steps += result.env_steps

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from neurorl.core.decoders import TieBreak, spike_count_vote
 from neurorl.errors import ConfigError
-from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, stream
+from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, seed_of, stream
 from neurorl.learn import homeostasis
 from neurorl.learn.rollout import evaluate_policy
 from neurorl.learn.stdp import STDPConfig, apply_reward, stdp_init, update_eligibility
@@ -228,7 +228,7 @@ class STDPRLTrainer:
     def train_step(self) -> dict[str, float]:
         config, plasticity, s = self.config, self.config.plasticity, self.network.slices
         generator = stream(config.seed, 5, self.episodes)
-        obs, _ = self.env.reset(seed=int(generator.initial_seed() % 2**31))
+        obs, _ = self.env.reset(seed=seed_of(generator))
         plastic = ["EA->EM"] + (["ES->EA"] if plasticity.plastic == "es_ea_em" else [])
         rules = {name: stdp_config(self.stage(), plasticity) for name in plastic}
         eligibility = {
