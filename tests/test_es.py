@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from neurorl.learn.es import ESConfig, EvolutionStrategy, centered_ranks, zscore
+from neurorl.learn.es import (
+    ESConfig,
+    EvolutionStrategy,
+    centered_ranks,
+    top_pair_step,
+    zscore,
+)
 
 
 def test_fitness_shaping():
@@ -28,6 +34,30 @@ def test_openai_es_minimises_a_sphere():
     config = ESConfig(population=32, sigma=0.1, learning_rate=0.05)
     center = _optimise(config, torch.zeros(4), target, 300)
     assert (center - target).norm() < 0.15
+
+
+def test_ars_minimises_a_sphere_from_its_best_pairs():
+    target = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    config = ESConfig(
+        variant="ars",
+        population=32,
+        sigma=0.1,
+        learning_rate=0.02,
+        optimizer="sgd",
+        top_directions=8,
+    )
+    center = _optimise(config, torch.zeros(4), target, 400)
+    assert (center - target).norm() < 0.15
+
+
+def test_top_pair_step_uses_the_best_pairs_only():
+    eps = torch.eye(3)  # pairs k: +e_k (members 0-2) and -e_k (members 3-5)
+    noise = torch.cat([eps, -eps])
+    fitness = torch.tensor([5.0, 1.0, 0.0, 3.0, 1.0, 10.0])  # best pairs: 2 (10) then 0 (5)
+    step = top_pair_step(fitness, noise, 2)
+    spread = torch.tensor([5.0, 0.0, 3.0, 10.0]).std()
+    assert torch.allclose(step, torch.tensor([2.0, 0.0, -10.0]) / (2 * spread))
+    assert torch.equal(top_pair_step(torch.ones(6), noise, None), torch.zeros(3))
 
 
 def test_multiplicative_es_scales_weights_towards_target():

@@ -1,10 +1,14 @@
 """Evolution strategies over a flat parameter vector, with the population as a tensor dimension.
 
-Two variants share one ask/tell loop:
+Three variants share one ask/tell loop:
 
 * ``openai``: Salimans et al. 2017. Members ``w + sigma * eps_i``, eps ~ N(0, I), optionally
   antithetic (+eps, -eps pairs); gradient ``g = sum_i F_i eps_i / (P sigma)`` with shaped
   fitness F (centred ranks); the step is taken by a torch optimiser (Adam by default).
+* ``ars``: augmented random search (Mania et al. 2018, V1-t). Antithetic members
+  ``w +- sigma * eps_i``; of the pairs, the ``top_directions`` with the best
+  ``max(F+, F-)`` give the step ``sum_k (F+_k - F-_k) eps_k / (b sigma_F)`` (b pairs, sigma_F
+  the std of their 2b returns: raw fitness differences, no ranks), taken by the optimiser.
 * ``multiplicative``: Haşegan et al. 2022. Members ``w * (1 + eps_i)``, eps ~ N(0, sigma^2)
   clipped at ``noise_floor``; ``w <- w * (1 + lr * mean_i(F_i eps_i))`` with z-scored
   fitness F (the paper: P 10, sigma 0.1, lr 1.0, plain SGD).
@@ -24,7 +28,7 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class ESConfig:
-    variant: Literal["openai", "multiplicative"] = "openai"
+    variant: Literal["openai", "ars", "multiplicative"] = "openai"
     population: int = 64
     sigma: float = 0.1
     learning_rate: float = 0.03
@@ -34,6 +38,7 @@ class ESConfig:
     fitness_shaping: Literal["centered_ranks", "zscore"] = "centered_ranks"
     weight_decay: float = 0.0
     noise_floor: float = -0.8
+    top_directions: int | None = None  # ars: the b best pairs (None: all P/2)
 
     def __post_init__(self) -> None:
         if self.population < 2:
@@ -41,6 +46,14 @@ class ESConfig:
         if self.antithetic and self.population % 2:
             raise ValueError(
                 f"es.population must be even with antithetic sampling, got {self.population}"
+            )
+        if self.variant == "ars" and not self.antithetic:
+            raise ValueError("es.variant=ars needs es.antithetic=true (it steps along pairs)")
+        pairs = self.population // 2
+        if self.top_directions is not None and not 1 <= self.top_directions <= pairs:
+            raise ValueError(
+                f"es.top_directions must be in [1, population/2 = {pairs}], got "
+                f"{self.top_directions}"
             )
         if self.sigma <= 0:
             raise ValueError(f"es.sigma must be > 0, got {self.sigma}")
@@ -65,6 +78,18 @@ def zscore(fitness: Tensor) -> Tensor:
     return torch.zeros_like(fitness) if std == 0 else (fitness - fitness.mean()) / std
 
 
+def top_pair_step(fitness: Tensor, noise: Tensor, top: int | None) -> Tensor:
+    """ARS's step direction from antithetic members (``noise``: ``[eps; -eps]``): the
+    ``top`` pairs with the best ``max(F+, F-)``, ``sum_k (F+_k - F-_k) eps_k / (b std)``."""
+    pairs = len(fitness) // 2
+    plus, minus = fitness[:pairs].to(noise), fitness[pairs:].to(noise)
+    best = torch.maximum(plus, minus).argsort(descending=True, stable=True)[: top or pairs]
+    spread = torch.cat([plus[best], minus[best]]).std()
+    if not spread > 0:  # all equal: no direction
+        return torch.zeros_like(noise[0])
+    return (plus[best] - minus[best]) @ noise[best] / (len(best) * spread)
+
+
 class EvolutionStrategy:
     """``members = es.ask(generator)``, evaluate, ``es.tell(fitness)``; ``es.center``: the mean."""
 
@@ -84,7 +109,7 @@ class EvolutionStrategy:
         noise = torch.randn(half, dim, generator=generator).to(self.center.device)
         if config.antithetic:
             noise = torch.cat([noise, -noise])
-        if config.variant == "openai":
+        if config.variant != "multiplicative":
             self._noise = noise
             return self.center.detach() + config.sigma * noise
         self._noise = (config.sigma * noise).clamp(min=config.noise_floor)
@@ -103,16 +128,19 @@ class EvolutionStrategy:
         if self._noise is None:
             raise RuntimeError("tell() called before ask()")
         config = self.config
-        shaped = (
-            centered_ranks(fitness)
-            if config.fitness_shaping == "centered_ranks"
-            else zscore(fitness)
-        )
-        weighted = shaped.to(self._noise) @ self._noise / len(fitness)
-        if config.variant == "openai":
-            ascent = weighted / config.sigma
+        if config.variant == "ars":
+            ascent = top_pair_step(fitness, self._noise, config.top_directions)
         else:
-            ascent = self.center.detach() * weighted
+            shaped = (
+                centered_ranks(fitness)
+                if config.fitness_shaping == "centered_ranks"
+                else zscore(fitness)
+            )
+            weighted = shaped.to(self._noise) @ self._noise / len(fitness)
+            if config.variant == "openai":
+                ascent = weighted / config.sigma
+            else:
+                ascent = self.center.detach() * weighted
         self.center.grad = -ascent
         self.optimiser.step()
         self._noise = None
