@@ -33,7 +33,7 @@ def test_unknown_experiment_suggests_closest(cli, tmp_path):
         ("net.reset=zero", ["config key 'net.reset' expects one of 'soft', 'hard'"]),
         ("es.population=0", ["es.population must be >= 2"]),
         ("es.learning_rate_end=-1", ["es.learning_rate_end must be >= 0, got -1"]),
-        ("es.top_directions=40", ["es.top_directions must be in [1, population/2 = 32]"]),
+        ("es.top_fraction=1.5", ["es.top_fraction must be in (0, 1], got 1.5"]),
         ("train.validation_episodes=-2", ["train.validation_episodes must be >= 0, got -2"]),
         ("net.beta=2", ["net.beta", "[0, 1]"]),
         ("es.population", ["--set expects key=value"]),

@@ -44,7 +44,7 @@ def test_ars_minimises_a_sphere_from_its_best_pairs():
         sigma=0.1,
         learning_rate=0.02,
         optimizer="sgd",
-        top_directions=8,
+        top_fraction=0.5,
     )
     center = _optimise(config, torch.zeros(4), target, 400)
     assert (center - target).norm() < 0.15
@@ -54,10 +54,10 @@ def test_top_pair_step_uses_the_best_pairs_only():
     eps = torch.eye(3)  # pairs k: +e_k (members 0-2) and -e_k (members 3-5)
     noise = torch.cat([eps, -eps])
     fitness = torch.tensor([5.0, 1.0, 0.0, 3.0, 1.0, 10.0])  # best pairs: 2 (10) then 0 (5)
-    step = top_pair_step(fitness, noise, 2)
+    step = top_pair_step(fitness, noise, 2 / 3)
     spread = torch.tensor([5.0, 0.0, 3.0, 10.0]).std()
     assert torch.allclose(step, torch.tensor([2.0, 0.0, -10.0]) / (2 * spread))
-    assert torch.equal(top_pair_step(torch.ones(6), noise, None), torch.zeros(3))
+    assert torch.equal(top_pair_step(torch.ones(6), noise, 1.0), torch.zeros(3))
 
 
 def test_multiplicative_es_scales_weights_towards_target():

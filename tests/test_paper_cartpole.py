@@ -72,7 +72,7 @@ def test_stdp_rl_es_ea_variant_trains_both_projections():
     assert returns.shape == (3,) and stats["spikes_per_decision"] > 0
 
 
-def test_evolution_of_the_paper_network_and_of_ea_em_only():
+def test_evolution_of_the_paper_network_and_of_ea_em_only_and_by_ars():
     small = {
         "es.population": "4",
         "train.generations": "1",
@@ -89,6 +89,10 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only():
     assert metrics["episodes"] == 5 and metrics["spikes_per_decision"] > 0
     es_ea = part.policy.weights(part.params()[None]).es_ea
     assert torch.equal(es_ea, full.policy.weights(full.params()[None]).es_ea)  # kept fixed
+    ars = _trainer("cartpole-snn-evol-ars", **small)
+    assert torch.equal(ars.params(), full.params())  # the same weights, another ES
+    assert ars.train_step()["episodes"] == 5
+    assert not torch.equal(ars.es.center.detach(), full.params())  # the best pair stepped
 
 
 def test_plastic_weights_stay_excitatory_on_either_scale():

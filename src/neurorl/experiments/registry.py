@@ -68,6 +68,19 @@ MODERN_TRAIN = TrainConfig(
     stop_return=500.0,
     validation_episodes=30,
 )
+# ARS (Mania et al. 2018) on the same weights: 128 members (64 antithetic pairs, sigma 2 mV),
+# one episode each from a common start; the best half of the pairs step by their raw return
+# differences over the returns' std (8 mV decaying linearly to 2 mV, plain SGD).
+ARS_ES = ESConfig(
+    variant="ars",
+    population=128,
+    sigma=2.0,
+    learning_rate=8.0,
+    learning_rate_end=2.0,
+    optimizer="sgd",
+    top_fraction=0.5,
+)
+ARS_TRAIN = dataclasses.replace(MODERN_TRAIN, episodes_per_member=1)
 PAPER_TRAIN = TrainConfig(generations=1600, episodes_per_member=5, stop_return=None)
 
 
@@ -222,6 +235,13 @@ EXPERIMENTS: dict[str, Experiment] = {
             "Haşegan 2022 network (200 INTF7 cells), its 1800 E->E weights evolved by a modern "
             "ES (antithetic, common starts, centred ranks, Adam)",
             _paper_evolution(MODERN_ES, MODERN_TRAIN),
+            EvolutionTrainer,
+        ),
+        Experiment(
+            "cartpole-snn-evol-ars",
+            "Haşegan 2022 network, the same 1800 weights evolved by ARS (128 members x 1 "
+            "episode from common starts, the best half of the pairs step)",
+            _paper_evolution(ARS_ES, ARS_TRAIN),
             EvolutionTrainer,
         ),
         Experiment(

@@ -6,7 +6,7 @@ Three variants share one ask/tell loop:
   antithetic (+eps, -eps pairs); gradient ``g = sum_i F_i eps_i / (P sigma)`` with shaped
   fitness F (centred ranks); the step is taken by a torch optimiser (Adam by default).
 * ``ars``: augmented random search (Mania et al. 2018, V1-t). Antithetic members
-  ``w +- sigma * eps_i``; of the pairs, the ``top_directions`` with the best
+  ``w +- sigma * eps_i``; of the P/2 pairs, the b = ``top_fraction`` P/2 with the best
   ``max(F+, F-)`` give the step ``sum_k (F+_k - F-_k) eps_k / (b sigma_F)`` (b pairs, sigma_F
   the std of their 2b returns: raw fitness differences, no ranks), taken by the optimiser.
 * ``multiplicative``: Haşegan et al. 2022. Members ``w * (1 + eps_i)``, eps ~ N(0, sigma^2)
@@ -38,7 +38,7 @@ class ESConfig:
     fitness_shaping: Literal["centered_ranks", "zscore"] = "centered_ranks"
     weight_decay: float = 0.0
     noise_floor: float = -0.8
-    top_directions: int | None = None  # ars: the b best pairs (None: all P/2)
+    top_fraction: float = 1.0  # ars: the share of pairs that step (the best ones)
 
     def __post_init__(self) -> None:
         if self.population < 2:
@@ -49,12 +49,8 @@ class ESConfig:
             )
         if self.variant == "ars" and not self.antithetic:
             raise ValueError("es.variant=ars needs es.antithetic=true (it steps along pairs)")
-        pairs = self.population // 2
-        if self.top_directions is not None and not 1 <= self.top_directions <= pairs:
-            raise ValueError(
-                f"es.top_directions must be in [1, population/2 = {pairs}], got "
-                f"{self.top_directions}"
-            )
+        if not 0.0 < self.top_fraction <= 1.0:
+            raise ValueError(f"es.top_fraction must be in (0, 1], got {self.top_fraction}")
         if self.sigma <= 0:
             raise ValueError(f"es.sigma must be > 0, got {self.sigma}")
         if self.learning_rate <= 0:
@@ -78,12 +74,14 @@ def zscore(fitness: Tensor) -> Tensor:
     return torch.zeros_like(fitness) if std == 0 else (fitness - fitness.mean()) / std
 
 
-def top_pair_step(fitness: Tensor, noise: Tensor, top: int | None) -> Tensor:
-    """ARS's step direction from antithetic members (``noise``: ``[eps; -eps]``): the
-    ``top`` pairs with the best ``max(F+, F-)``, ``sum_k (F+_k - F-_k) eps_k / (b std)``."""
+def top_pair_step(fitness: Tensor, noise: Tensor, top_fraction: float) -> Tensor:
+    """ARS's step direction from antithetic members (``noise``: ``[eps; -eps]``): the b =
+    ``top_fraction`` P/2 pairs (at least 1) with the best ``max(F+, F-)``,
+    ``sum_k (F+_k - F-_k) eps_k / (b std)``, std over those pairs' 2b returns."""
     pairs = len(fitness) // 2
+    top = max(1, round(top_fraction * pairs))
     plus, minus = fitness[:pairs].to(noise), fitness[pairs:].to(noise)
-    best = torch.maximum(plus, minus).argsort(descending=True, stable=True)[: top or pairs]
+    best = torch.maximum(plus, minus).argsort(descending=True, stable=True)[:top]
     spread = torch.cat([plus[best], minus[best]]).std()
     if not spread > 0:  # all equal: no direction
         return torch.zeros_like(noise[0])
@@ -129,7 +127,7 @@ class EvolutionStrategy:
             raise RuntimeError("tell() called before ask()")
         config = self.config
         if config.variant == "ars":
-            ascent = top_pair_step(fitness, self._noise, config.top_directions)
+            ascent = top_pair_step(fitness, self._noise, config.top_fraction)
         else:
             shaped = (
                 centered_ranks(fitness)
