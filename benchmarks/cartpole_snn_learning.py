@@ -9,6 +9,7 @@ episodes (1600 iterations x 10 members x 5 episodes) per seed. ``--stdprl-seeds`
 times whole STDP-RL runs of the paper's length (20,000 simulated s).
 
     python benchmarks/cartpole_snn_learning.py [--seeds 3] [--stdprl-seeds 0] [--set k=v ...]
+        [--evolution cartpole-snn-evol-ars]
 
 ``--set`` applies to both experiments' runs; run them apart (``--seeds 0 --stdprl-seeds N``)
 to set one's keys only.
@@ -43,21 +44,26 @@ def train(name: str, seed: int, overrides: list[str], out: Path) -> tuple[dict, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="evolution seeds 0..N-1")
+    parser.add_argument(
+        "--evolution", default="cartpole-snn-evol", help="the evolution experiment to run"
+    )
     parser.add_argument("--stdprl-seeds", type=int, default=0, help="STDP-RL seeds 0..N-1")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
     args = parser.parse_args()
     if args.seeds:
-        evolution(args.seeds, ["train.stop_return=500", *args.overrides], args.out)
+        evolution(args.evolution, args.seeds, args.overrides, args.out)
     if args.stdprl_seeds:
         stdp_rl(args.stdprl_seeds, args.overrides, args.out)
 
 
-def evolution(seeds: int, overrides: list[str], out: Path) -> None:
+def evolution(name: str, seeds: int, extra: list[str], out: Path) -> None:
+    """One section per experiment and ``--set`` list (a shorter budget is another figure)."""
+    overrides = ["train.stop_return=500", *extra]
     lines = [
         provenance(),
         "",
-        f"`neurorl train cartpole-snn-evol --set {' --set '.join(overrides)}` per seed; test: "
+        f"`neurorl train {name} --set {' --set '.join(overrides)}` per seed; test: "
         "100 episodes from env seed 42 with the best checkpoint.",
         "",
         "| seed | test mean ± std | training episodes | paper's episodes / ours | command s |",
@@ -65,7 +71,7 @@ def evolution(seeds: int, overrides: list[str], out: Path) -> None:
     ]
     reached = []
     for seed in range(seeds):
-        results, wall = train("cartpole-snn-evol", seed, overrides, out)
+        results, wall = train(name, seed, overrides, out)
         test, episodes = results["eval"], results["train"]["episodes"]
         reached.append(test["mean_return"] >= TARGET)
         lines.append(
@@ -74,7 +80,7 @@ def evolution(seeds: int, overrides: list[str], out: Path) -> None:
         )
         print(lines[-1], flush=True)
     lines += ["", f"Test mean >= {TARGET:.0f} on {sum(reached)} of {len(reached)} seeds."]
-    report("Haşegan 2022 network: evolution", lines)
+    report(f"Haşegan 2022 network: evolution, {' '.join([name, *extra])}", lines)
 
 
 def stdp_rl(seeds: int, overrides: list[str], out: Path) -> None:
