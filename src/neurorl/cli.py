@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from neurorl.distributed.ray_runs import Cluster
 from neurorl.errors import NeurorlError
 
 
@@ -98,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_option(sweep, "KEY=VALUE", "override a key at every grid point")
     sweep.add_argument("--out", type=Path, default=Path("runs"))
     sweep.add_argument("--quiet", action="store_true")
+    for command in (compare, sweep):
+        command.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="train the runs in N processes of a local Ray cluster (default 1: here)",
+        )
+        command.add_argument(
+            "--address", help="train the runs on the running Ray cluster at ADDR (e.g. auto)"
+        )
 
     export = commands.add_parser("export", help="export a run's best spiking policy")
     export.add_argument("run_dir", type=Path)
@@ -154,7 +165,12 @@ def run_command(args: argparse.Namespace) -> str:
         if args.seeds < 1:
             raise NeurorlError(f"--seeds must be >= 1, got {args.seeds}")
         folder = compare(
-            args.names, args.seeds, parse_set_options(args.overrides), args.out, args.quiet
+            args.names,
+            args.seeds,
+            parse_set_options(args.overrides),
+            args.out,
+            args.quiet,
+            _cluster(args),
         )
         print((folder / "comparison.md").read_text())
         return str(folder)
@@ -168,12 +184,17 @@ def run_command(args: argparse.Namespace) -> str:
             parse_set_options(args.overrides),
             args.out,
             args.quiet,
+            _cluster(args),
         )
         print((folder / "sweep.md").read_text())
         return str(folder)
     if args.command == "export":
         return str(runner.export(runner.open_run(args.run_dir, args.device), args.format))
     raise AssertionError(args.command)
+
+
+def _cluster(args: argparse.Namespace) -> Cluster:
+    return Cluster(workers=args.workers, address=args.address, threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> int:

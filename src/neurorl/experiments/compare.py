@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from neurorl.analysis.plots import load_metrics, plot_comparison
+from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest, train_on_ray
 from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
 from neurorl.experiments.evolution import EvalConfig
@@ -31,24 +31,30 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
     return None
 
 
-def finished_run(
-    name: str,
-    base: Any,
-    overrides: dict[str, Any],
-    seed: int,
-    out: Path,
-    quiet: bool,
-    label: str | None = None,
-) -> Path:
-    """A finished run of ``name`` with config ``base`` at ``seed`` under ``out`` if there is
-    one, else a new run trained with ``overrides`` and that seed; unless ``quiet``, ``label``
-    is announced on stderr with "training" or "reusing" first."""
-    path = find_finished_run(out, name, dataclasses.replace(base, seed=seed))
-    if label is not None and not quiet:
-        print(f"{label}: {'training' if path is None else 'reusing'}", file=sys.stderr)
-    if path is not None:
-        return path
-    return train(create_run(name, {**overrides, "seed": str(seed)}, out), quiet)
+def finished_runs(
+    requests: list[RunRequest], out: Path, quiet: bool, cluster: Cluster = IN_PROCESS
+) -> list[Path]:
+    """A run folder per request: a finished run under ``out`` with exactly the request's
+    resolved config if there is one, else a new run, trained in this process (one after
+    another) or on ``cluster``. Unless ``quiet``, each label is announced on stderr with
+    "training" or "reusing"."""
+    paths: list[Path | None] = []
+    for request in requests:
+        config = resolve_config(get_experiment(request.name), request.overrides)
+        paths.append(find_finished_run(out, request.name, config))
+        if not quiet:
+            print(
+                f"{request.label}: {'training' if paths[-1] is None else 'reusing'}",
+                file=sys.stderr,
+            )
+        if paths[-1] is None and cluster.in_process:
+            paths[-1] = train(create_run(request.name, request.overrides, out), quiet)
+    todo = [index for index, path in enumerate(paths) if path is None]
+    if todo:
+        trained = train_on_ray([requests[index] for index in todo], out, cluster, quiet)
+        for index, path in zip(todo, trained, strict=True):
+            paths[index] = path
+    return [path for path in paths if path is not None]
 
 
 def overrides_for(name: str, names: list[str], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -65,17 +71,28 @@ def overrides_for(name: str, names: list[str], overrides: dict[str, Any]) -> dic
 
 
 def compare(
-    names: list[str], seeds: int, overrides: dict[str, Any], out: Path, quiet: bool
+    names: list[str],
+    seeds: int,
+    overrides: dict[str, Any],
+    out: Path,
+    quiet: bool,
+    cluster: Cluster = IN_PROCESS,
 ) -> Path:
-    """Train (or reuse) ``seeds`` runs per experiment; write comparison.md and comparison.png."""
-    experiments = [get_experiment(name) for name in names]
-    runs: dict[str, list[Path]] = {}
-    for experiment in experiments:
+    """Train (or reuse) ``seeds`` runs per experiment, in this process or on ``cluster``;
+    write comparison.md and comparison.png."""
+    if len(set(names)) < len(names):
+        raise NeurorlError("an experiment is named twice; name each once")
+    requests = []
+    for name in names:
+        experiment = get_experiment(name)
         own = overrides_for(experiment.name, names, overrides)
-        base = resolve_config(experiment, own)
-        for seed in range(seeds):
-            path = finished_run(experiment.name, base, own, seed, out, quiet)
-            runs.setdefault(experiment.name, []).append(path)
+        resolve_config(experiment, own)  # a bad --set fails before anything is trained
+        requests += [
+            RunRequest(experiment.name, {**own, "seed": str(seed)}, f"{name} seed {seed}")
+            for seed in range(seeds)
+        ]
+    paths = finished_runs(requests, out, quiet, cluster)
+    runs = {name: paths[i * seeds : (i + 1) * seeds] for i, name in enumerate(names)}
     folder = out / "compare" / f"{'+'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
     rows = {name: returns_by_seed(paths) for name, paths in runs.items()}

@@ -78,12 +78,15 @@ def create_run(name: str, overrides: dict[str, Any], out: Path) -> Run:
     config = resolve_config(experiment, overrides)
     check_device(config.device)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = out / name / f"{stamp}-seed{config.seed}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = out / name / f"{stamp}-seed{config.seed}-{suffix}"
-    path.mkdir(parents=True)
+    (out / name).mkdir(parents=True, exist_ok=True)
+    path, suffix = out / name / f"{stamp}-seed{config.seed}", 1
+    while True:  # claimed by mkdir: runs created at once by other processes get other names
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            suffix += 1
+            path = out / name / f"{stamp}-seed{config.seed}-{suffix}"
     atomic_write_text(path / "config.yaml", f"experiment: {name}\n" + to_yaml(config))
     return Run(path, experiment, config)
 

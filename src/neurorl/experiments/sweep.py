@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from neurorl.analysis.sweep_plots import plot_heatmap, plot_sensitivity
+from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest
 from neurorl.errors import ConfigError, NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
-from neurorl.experiments.compare import finished_run, returns_by_seed
+from neurorl.experiments.compare import finished_runs, returns_by_seed
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import resolve_config
 
@@ -101,19 +102,24 @@ def sweep(
     overrides: dict[str, Any],
     out: Path,
     quiet: bool,
+    cluster: Cluster = IN_PROCESS,
 ) -> Path:
-    """Train (or reuse) ``seeds`` runs per grid point; write sweep.md, sweep.csv and plots."""
+    """Train (or reuse) ``seeds`` runs per grid point, in this process or on ``cluster``;
+    write sweep.md, sweep.csv and plots."""
     if seeds < 1:
         raise NeurorlError(f"--seeds must be >= 1, got {seeds}")
     points = resolve_points(name, grids, overrides)
-    runs: list[list[Path]] = []
-    for index, (point, base) in enumerate(points, 1):
-        paths = []
-        for seed in range(seeds):
-            label = f"[{index}/{len(points)}] {_label(point)} seed {seed}"
-            point_overrides = {**overrides, **point}
-            paths.append(finished_run(name, base, point_overrides, seed, out, quiet, label))
-        runs.append(paths)
+    requests = [
+        RunRequest(
+            name,
+            {**overrides, **point, "seed": str(seed)},
+            f"[{index}/{len(points)}] {_label(point)} seed {seed}",
+        )
+        for index, (point, _) in enumerate(points, 1)
+        for seed in range(seeds)
+    ]
+    paths = finished_runs(requests, out, quiet, cluster)
+    runs = [paths[i * seeds : (i + 1) * seeds] for i in range(len(points))]
     folder = _new_folder(out / "sweep", name)
     means = np.stack([returns_by_seed(paths)["means"] for paths in runs])  # (points, seeds)
     _write_tables(folder, name, points, means, runs, overrides)
