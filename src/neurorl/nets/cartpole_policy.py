@@ -123,7 +123,8 @@ class PaperNetworkPolicy:
         self, obs: Tensor, params: Tensor, state: NetworkState, generator: torch.Generator
     ) -> tuple[PolicyOutput, NetworkState]:
         weights = self.weights(params)
-        output = run_window(obs, state, self.network, weights, record=True, compile=self.compile)
+        compile = "step" if self.compile else "off"
+        output = run_window(obs, state, self.network, weights, record=True, compile=compile)
         actions, undecided = spike_count_vote(output.counts, 2, self.tie, generator)
         return PolicyOutput(actions, undecided, output.spikes.sum((0, -1))), output.state
 
