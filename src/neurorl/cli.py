@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from neurorl.distributed.ray_runs import Cluster
-from neurorl.errors import NeurorlError
+from neurorl.errors import NeurorlError, os_error_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"neurorl: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an unwritable --out, a full disk: the user's to fix
-        print(f"neurorl: error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        print(f"neurorl: error: {os_error_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("neurorl: interrupted", file=sys.stderr)

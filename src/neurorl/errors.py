@@ -19,3 +19,8 @@ class NotExportableError(NeurorlError):
 
 class DivergedError(NeurorlError):
     """Training produced NaN or inf; the last good checkpoint is kept."""
+
+
+def os_error_line(error: OSError) -> str:
+    """An OS error the user must fix (an unwritable --out, a full disk) as one line."""
+    return f"{error.strerror or error}: {error.filename or ''}"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neurorl.errors import NeurorlError
+from neurorl.errors import NeurorlError, os_error_line
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def train_task(name: str, overrides: dict[str, Any], out: str, threads: int) -> 
     except NeurorlError as error:
         return False, str(error)
     except OSError as error:  # an unwritable or full --out: the user's to fix
-        return False, f"{error.strerror or error}: {error.filename or ''}"
+        return False, os_error_line(error)
 
 
 def train_on_ray(
