@@ -638,36 +638,6 @@ def _compiled_chunk():
     return torch.compile(_time_loop, dynamic=True)
 
 
-def _chunked_time_loop(
-    es_drive: Tensor,
-    spikes: Tensor,
-    slow_history: tuple[Tensor, ...],
-    cells: CellState,
-    weights: _LoopWeights,
-    params: CellParameters,
-    timing: tuple[int, int, int, int],
-    il_cells: tuple[slice, ...],
-    compiled_step: bool,
-) -> tuple[Tensor, tuple[Tensor, ...], CellState]:
-    """:func:`_time_loop` as consecutive compiled calls of ``CHUNK_STEPS`` steps each (the
-    last one shorter if T is no multiple), on views of the same spike buffers."""
-    depth, steps, loop = timing[0], len(es_drive), _compiled_chunk()
-    for start in range(0, steps, CHUNK_STEPS):
-        end = min(start + CHUNK_STEPS, steps)
-        _, _, cells = loop(
-            es_drive[start:end],
-            spikes[start : depth + end],
-            tuple(history[:, :, start : depth + end] for history in slow_history),
-            cells,
-            weights,
-            params,
-            timing,
-            il_cells,
-            False,
-        )
-    return spikes, slow_history, cells
-
-
 @functools.cache
 def _compiled_window():
     """:func:`_time_loop` compiled whole (its steps unrolled) for one fixed P x B: at P = B =
@@ -719,24 +689,24 @@ def run_window(
         network.modules,
         tuple(cells[e].start for e, _, _ in MODULES),
     )
-    loop = (
-        _compiled_window()
-        if compile == "window"
-        else _chunked_time_loop
-        if compile == "chunk"
-        else _time_loop
-    )
-    spikes, _, cell_state = loop(
-        es_drive,
-        spikes,
-        tuple(slow_history),
-        state.cells,
+    fixed = (
         loop_weights,
         network.cells,
         (depth, soma, low, high),
         tuple(cells[il] for _, _, il in MODULES),
         compile == "step",
     )
+    cell_state = state.cells
+    if compile == "chunk":  # CHUNK_STEPS steps per compiled call, on views of the buffers
+        for start in range(0, steps, CHUNK_STEPS):
+            end = min(start + CHUNK_STEPS, steps)
+            views = tuple(history[:, :, start : depth + end] for history in slow_history)
+            _, _, cell_state = _compiled_chunk()(
+                es_drive[start:end], spikes[start : depth + end], views, cell_state, *fixed
+            )
+    else:
+        loop = _compiled_window() if compile == "window" else _time_loop
+        spikes, _, cell_state = loop(es_drive, spikes, tuple(slow_history), cell_state, *fixed)
 
     counts = spikes[depth:, ..., cells["EM"]].sum(0)
     new_state = NetworkState(
