@@ -239,11 +239,11 @@ class STDPRLTrainer:
         }
         pre_post = {"ES->EA": (s["ES"], s["EA"]), "EA->EM": (s["EA"], s["EM"])}
         rewards, unknown, steps, done = 0.0, 0, 0, False
+        compile = "window" if config.compile else "off"
         while not done:
             stage = self.stage()
             weights = PlasticWeights(self.weights["ES->EA"], self.weights["EA->EM"])
             x = torch.as_tensor(obs, dtype=torch.float32, device=config.device).view(1, 1, -1)
-            compile = "window" if config.compile else "off"
             out = run_window(x, self.state, self.network, weights, record=True, compile=compile)
             self.state = out.state
             action, undecided = spike_count_vote(out.counts, 2, config.tie, generator)
