@@ -606,12 +606,12 @@ def _time_loop(
     timing: tuple[int, int, int, int],
     il_cells: tuple[slice, ...],
     compiled_step: bool,
-) -> tuple[Tensor, tuple[Tensor, ...], CellState]:
+) -> CellState:
     """The window's T steps (T = ``len(es_drive)``): fills ``spikes [D + T, P, B, n_cells]``
     and ``slow_history`` (one ``[P, B, D + T, n_il]`` per module, IL cells ``il_cells``)
-    from index D on; ``timing``: (D, somatic delay, shortest and longest slow-GABA delay) in
-    steps; ``compiled_step``: each step through :func:`_compiled_substep`. Returns the
-    spikes, the slow histories and the cells' state."""
+    in place from index D on; ``timing``: (D, somatic delay, shortest and longest slow-GABA
+    delay) in steps; ``compiled_step``: each step through :func:`_compiled_substep`.
+    Returns the cells' state."""
     depth, soma, low, high = timing
     steps = len(es_drive)
     substep = _compiled_substep() if compiled_step else _substep
@@ -627,7 +627,7 @@ def _time_loop(
         spikes[t] = fired
         for history, il in zip(slow_history, il_cells, strict=True):
             history[:, :, t] = fired[..., il]
-    return spikes, slow_history, cells
+    return cells
 
 
 @functools.cache
@@ -701,12 +701,12 @@ def run_window(
         for start in range(0, steps, CHUNK_STEPS):
             end = min(start + CHUNK_STEPS, steps)
             views = tuple(history[:, :, start : depth + end] for history in slow_history)
-            _, _, cell_state = _compiled_chunk()(
+            cell_state = _compiled_chunk()(
                 es_drive[start:end], spikes[start : depth + end], views, cell_state, *fixed
             )
     else:
         loop = _compiled_window() if compile == "window" else _time_loop
-        spikes, _, cell_state = loop(es_drive, spikes, tuple(slow_history), cell_state, *fixed)
+        cell_state = loop(es_drive, spikes, tuple(slow_history), cell_state, *fixed)
 
     counts = spikes[depth:, ..., cells["EM"]].sum(0)
     new_state = NetworkState(
