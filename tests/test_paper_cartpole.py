@@ -8,8 +8,9 @@ from conftest import run_neurorl
 from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
-from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward
+from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward, stdp_config
 from neurorl.learn.rollout import run_episodes
+from neurorl.learn.stdp import stdp_init
 from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
 EAGER = {"compile": "false"}  # compiling the time step costs more than these short runs
@@ -60,6 +61,32 @@ def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     twin.load_state_dict(trainer.state_dict())
     assert trainer.train_step() == twin.train_step()
     assert all(torch.equal(trainer.weights[k], twin.weights[k]) for k in trainer.weights)
+
+
+@pytest.mark.parametrize(("homeostatic", "scale"), [("false", 2.0), ("true", 0.5)])
+def test_output_balancing_scales_a_grown_cells_reward_as_configured(homeostatic, scale):
+    """An EA cell whose outgoing weights doubled: a reward of +1 on fully Hebbian-tagged
+    synapses changes them by 2 x rate as the original codes it, 0.5 x rate as it comments."""
+    trainer = _trainer(
+        "cartpole-snn-stdprl",
+        **EAGER,
+        **{"plasticity.output_balancing_homeostatic": homeostatic},
+    )
+    trainer.weights["EA->EM"][:, 0] *= 2.0  # cell 0 grown, the others as at the start
+    before = trainer.weights["EA->EM"].clone()
+    rule = stdp_config(STAGE, trainer.config.plasticity)
+    tags = stdp_init(rule, 1, 1, *trainer.masks["EA->EM"].shape)
+    tags = tags._replace(hebb_age=torch.zeros_like(tags.hebb_age))
+    trainer._reward(1.0, 0, {"EA->EM": tags}, {"EA->EM": rule}, STAGE)
+    change = trainer.weights["EA->EM"] - before
+    mask, half = trainer.masks["EA->EM"], trainer.config.network.em // 2
+    onto_left = mask.clone()  # the chosen half's synapses
+    onto_left[:, half:] = False
+    grown, other = onto_left.clone(), onto_left.clone()
+    grown[1:], other[0] = False, False
+    assert grown.any() and other.any()
+    assert torch.allclose(change[0][grown], torch.tensor(scale * STAGE.rate), atol=1e-5)
+    assert torch.allclose(change[0][other], torch.tensor(STAGE.rate), atol=1e-5)
 
 
 def test_stdp_rl_es_ea_variant_trains_both_projections():

@@ -90,6 +90,9 @@ class PlasticityConfig:
     w_max_mv: float = 400.0
     normalize_every: int = 25  # env steps between weight normalisations; 0: off
     output_balancing: bool = True
+    # True: grown cells gain less from rewards and lose more to punishments (the original's
+    # comment); False: the reverse (the original's code, sim.py:650-667)
+    output_balancing_homeostatic: bool = False
     gain_control_every: int = 75  # env steps; 0: off
     gain_control_window: int = 500  # env steps over which rates are measured
     gain_control_step: float = 1e-4
@@ -293,6 +296,7 @@ class STDPRLTrainer:
                 self.masks["EA->EM"],
                 self.initial_out,
                 torch.tensor([[r]], device=device),
+                homeostatic=self.config.plasticity.output_balancing_homeostatic,
             )
         scales = {"EA->EM": targeted, "ES->EA": self.config.plasticity.es_ea_factor * r}
         for name, state in eligibility.items():
