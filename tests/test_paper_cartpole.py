@@ -89,6 +89,38 @@ def test_output_balancing_scales_a_grown_cells_reward_as_configured(homeostatic,
     assert torch.allclose(change[0][other], torch.tensor(STAGE.rate), atol=1e-5)
 
 
+def test_soft_bound_scales_a_rewarded_change_by_the_room_left():
+    """w_max 20 mV: a reward of +1 on fully Hebbian-tagged synapses moves a 15-mV synapse by
+    rate x (20 - 15) / 20 and a 5-mV one by rate x 15 / 20; a punishment moves them by
+    rate x 15 / 20 and rate x 5 / 20."""
+    trainer = _trainer(
+        "cartpole-snn-stdprl",
+        **EAGER,
+        **{
+            "plasticity.soft_bound": "true",
+            "plasticity.w_max_mv": "20",
+            "plasticity.output_balancing": "false",
+        },
+    )
+    mask, half = trainer.masks["EA->EM"], trainer.config.network.em // 2
+    onto_left = mask.clone()
+    onto_left[:, half:] = False
+    high = torch.zeros_like(mask)
+    high[: mask.size(0) // 2] = True
+    trainer.weights["EA->EM"][0] = torch.where(high, 15.0, 5.0)
+    rule = stdp_config(STAGE, trainer.config.plasticity)
+    assert rule.soft_bound and rule.w_max == 20.0
+    tags = stdp_init(rule, 1, 1, *mask.shape)
+    tags = tags._replace(hebb_age=torch.zeros_like(tags.hebb_age))
+    for reward, room_high, room_low in [(1.0, 5 / 20, 15 / 20), (-1.0, 15 / 20, 5 / 20)]:
+        before = trainer.weights["EA->EM"].clone()
+        trainer._reward(reward, 0, {"EA->EM": tags}, {"EA->EM": rule}, STAGE)
+        change = (trainer.weights["EA->EM"] - before)[0] * reward
+        expected = STAGE.rate * torch.where(high, room_high, room_low)
+        assert onto_left.any()
+        assert torch.allclose(change[onto_left], expected[onto_left], atol=1e-5)
+
+
 def test_stdp_rl_es_ea_variant_trains_both_projections():
     trainer = _trainer("cartpole-snn-stdprl-es-ea", stages=SHORT, **EAGER)
     before = trainer.weights["ES->EA"].clone()

@@ -88,6 +88,10 @@ class PlasticityConfig:
     eligibility: Literal["tags", "trace"] = "tags"
     es_ea_factor: float = 0.8  # reward scale on ES->EA when it is plastic (targetedNonEM)
     w_max_mv: float = 400.0
+    # True: dw > 0 scaled by (w_max - w) / w_max and dw < 0 by w / w_max (the original's
+    # ``softthresh``, off in its configs), a unimodal weight distribution (van Rossum et al.
+    # 2000) where the additive rule lets a few synapses take a cell's input
+    soft_bound: bool = False
     normalize_every: int = 25  # env steps between weight normalisations; 0: off
     output_balancing: bool = True
     # True: grown cells gain less from rewards and lose more to punishments (the original's
@@ -174,6 +178,7 @@ def stdp_config(stage: Stage, plasticity: PlasticityConfig) -> STDPConfig:
         a_plus=stage.rate,
         a_minus=1.5 * stage.rate,
         w_max=plasticity.w_max_mv,
+        soft_bound=plasticity.soft_bound,
     )
 
 
