@@ -35,6 +35,7 @@ def test_unknown_experiment_suggests_closest(cli, tmp_path):
         ("es.learning_rate_end=-1", ["es.learning_rate_end must be >= 0, got -1"]),
         ("es.top_fraction=1.5", ["es.top_fraction must be in (0, 1], got 1.5"]),
         ("train.validation_episodes=-2", ["train.validation_episodes must be >= 0, got -2"]),
+        ("train.checkpoint=final", ["config key 'train.checkpoint' expects one of 'best'"]),
         ("net.beta=2", ["net.beta", "[0, 1]"]),
         ("es.population", ["--set expects key=value"]),
         ("env_id=Pendulum-v1", ["needs a discrete action space"]),

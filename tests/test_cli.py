@@ -69,6 +69,37 @@ def test_same_config_and_seed_give_the_same_metrics(cli, tmp_path):
     assert results[0] == results[1]
 
 
+def test_best_checkpoint_holds_the_best_or_the_last_scored_centre_as_configured(cli, tmp_path):
+    """The same run kept with train.checkpoint=best and =last: the same metrics; best.pt is
+    the generation of the highest score (the later of equal ones) or the last generation, and
+    last's holds the centre that the final trainer state says was scored last."""
+    import torch
+
+    kept = {}
+    for mode in ("best", "last"):
+        code, lines, _ = cli(
+            "train", TINY, "--quiet", "--out", tmp_path / mode, "--seed", "2", *SMALL,
+            "--set", "train.generations=5", "--set", "train.stop_return=null",
+            "--set", f"train.checkpoint={mode}",
+        )  # fmt: skip
+        assert code == 0
+        kept[mode] = Path(lines[-1])
+    metrics = (kept["best"] / "metrics.csv").read_text()
+    assert metrics == (kept["last"] / "metrics.csv").read_text()
+    scores = [float(row.split(",")[-1]) for row in metrics.strip().splitlines()[1:]]
+    best_generation = max(i + 1 for i, score in enumerate(scores) if score == max(scores))
+    assert best_generation < len(scores), "seed 2 no longer peaks early: pick another seed"
+    for mode, generation in (("best", best_generation), ("last", len(scores))):
+        checkpoints = kept[mode] / "checkpoints"
+        best = torch.load(checkpoints / "best.pt", weights_only=True)
+        assert best["iteration"] == generation and best["score"] == scores[generation - 1]
+        results = json.loads((kept[mode] / "results.json").read_text())
+        assert results["eval"]["checkpoint_iteration"] == generation
+    latest = torch.load(kept["last"] / "checkpoints" / "latest.pt", weights_only=True)
+    last = torch.load(kept["last"] / "checkpoints" / "best.pt", weights_only=True)
+    assert torch.equal(last["params"], latest["trainer"]["scored_center"])
+
+
 def test_other_seed_gives_other_metrics(cli, tmp_path, small_run):
     code, lines, _ = cli("train", TINY, "--quiet", "--out", tmp_path, "--seed", "4", *SMALL)
     assert code == 0

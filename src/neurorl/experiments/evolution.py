@@ -9,6 +9,7 @@ generation), so a run resumed from any checkpoint continues exactly as an uninte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import gymnasium as gym
 import nir
@@ -34,10 +35,17 @@ class TrainConfig:
     # it too (a score on a few episodes flatters); 0: its own episodes decide
     validation_episodes: int = 20
     common_starts: bool = False  # all members start from the same states in a generation
+    # the policy that best.pt keeps: "best", the centre with the highest score (the later of
+    # equal ones); "last", the last scored centre (the ES's result, the weights that the
+    # paper's ES tests; on a run that ends at its budget the best of many 10-episode scores
+    # flatters the centre it picks)
+    checkpoint: Literal["best", "last"] = "best"
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.episodes_per_member < 1:
             raise ValueError("train.generations and train.episodes_per_member must be >= 1")
+        if self.checkpoint not in ("best", "last"):
+            raise ValueError(f"train.checkpoint must be 'best' or 'last', got {self.checkpoint!r}")
         if self.validation_episodes < 0:
             raise ValueError(
                 f"train.validation_episodes must be >= 0, got {self.validation_episodes}"
@@ -118,6 +126,11 @@ class EvolutionTrainer:
         self.episodes = 0
         self.last_center_return = -np.inf
         self.validated = False  # the last scored centre also passed its validation episodes
+
+    @property
+    def keep_last(self) -> bool:
+        """best.pt keeps the last scored centre rather than the best-scored one."""
+        return self.config.train.checkpoint == "last"
 
     @property
     def budget(self) -> int:

@@ -58,7 +58,7 @@ PAPER_ES = ESConfig(
 # in mV; the weights are 5-15 mV; the step decays linearly to a tenth over the run), 64
 # members x 2 episodes that start from the same states (common random numbers), the centre
 # scored on 10 episodes of its own; it stops when the centre holds the pole on those and on
-# 30 more.
+# 30 more; the last scored centre is the result.
 MODERN_ES = ESConfig(population=64, sigma=2.0, learning_rate=2.0, learning_rate_end=0.2)
 MODERN_TRAIN = TrainConfig(
     generations=150,
@@ -67,6 +67,7 @@ MODERN_TRAIN = TrainConfig(
     common_starts=True,
     stop_return=500.0,
     validation_episodes=30,
+    checkpoint="last",
 )
 # ARS (Mania et al. 2018) on the same weights: 128 members (64 antithetic pairs, sigma 2 mV),
 # one episode each from a common start; the best half of the pairs step by their raw return
@@ -81,7 +82,9 @@ ARS_ES = ESConfig(
     top_fraction=0.5,
 )
 ARS_TRAIN = dataclasses.replace(MODERN_TRAIN, episodes_per_member=1)
-PAPER_TRAIN = TrainConfig(generations=1600, episodes_per_member=5, stop_return=None)
+PAPER_TRAIN = TrainConfig(
+    generations=1600, episodes_per_member=5, stop_return=None, checkpoint="last"
+)
 
 
 def _paper_evolution(es: ESConfig, train: TrainConfig, **net: Any) -> Callable[[], Any]:

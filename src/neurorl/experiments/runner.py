@@ -5,7 +5,9 @@ Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
     config.yaml          the fully resolved config (and the experiment's name)
     metrics.csv          one row per iteration; identical for the same config and seed on CPU
     tensorboard/         TensorBoard event files of the same metrics
-    checkpoints/         latest.pt (trainer state) and best.pt (best policy), written atomically
+    checkpoints/         latest.pt (trainer state) and best.pt (the policy to test: the best
+                         scored, or the last where the trainer's ``keep_last`` says so),
+                         written atomically
     results.json         evaluation of the best policy on fixed test seeds
     plots/*.png          learning curve
     policy.nir           the best spiking policy in NIR (spiking experiments only)
@@ -188,8 +190,8 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
                 )
             score = metrics[trainer.score_key]
             log.append({**metrics, "score": score})
-            if score >= best_score:
-                best_score = score
+            if score >= best_score or getattr(trainer, "keep_last", False):
+                best_score = max(score, best_score)
                 save_checkpoint(
                     run.best,
                     {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
@@ -261,13 +263,18 @@ def plot(run: Run, trainer=None) -> list[Path]:
     return paths
 
 
-def best_params(run: Run) -> torch.Tensor:
+def best_checkpoint(run: Run) -> dict:
+    """best.pt: ``params`` (checked to be a tensor), ``iteration`` and ``score``."""
     if not run.best.exists():
         raise NeurorlError(f"run {run.path} has no best checkpoint yet (train it first)")
-    params = load_checkpoint(run.best, run.config.device).get("params")
-    if not isinstance(params, torch.Tensor):
+    checkpoint = load_checkpoint(run.best, run.config.device)
+    if not isinstance(checkpoint.get("params"), torch.Tensor):
         raise NeurorlError(f"checkpoint {run.best} holds no policy parameters")
-    return params
+    return checkpoint
+
+
+def best_params(run: Run) -> torch.Tensor:
+    return best_checkpoint(run)["params"]
 
 
 def evaluate(
@@ -284,7 +291,8 @@ def evaluate(
     env_seed = run.config.eval.env_seed if env_seed is None else env_seed
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
-    params = best_params(run)
+    checkpoint = best_checkpoint(run)
+    params = checkpoint["params"]
     if params.shape != trainer.params().shape:
         raise NeurorlError(
             f"checkpoint {run.best} does not match the run's network (shape {tuple(params.shape)})"
@@ -305,6 +313,7 @@ def evaluate(
             "episodes": episodes,
             "env_seed": env_seed,
             "checkpoint": "best",
+            "checkpoint_iteration": checkpoint.get("iteration"),
             **stats,
         },
         "train": train_info or previous.get("train", {}),
