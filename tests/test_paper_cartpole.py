@@ -63,6 +63,21 @@ def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     assert all(torch.equal(trainer.weights[k], twin.weights[k]) for k in trainer.weights)
 
 
+def _reward_fully_tagged(trainer, reward: float):
+    """Apply ``reward`` for a LEFT move with every EA->EM synapse Hebbian-tagged: the weight
+    change ``[n_pre, n_post]`` and the mask of the synapses onto the LEFT (chosen) half."""
+    rule = stdp_config(STAGE, trainer.config.plasticity)
+    mask = trainer.masks["EA->EM"]
+    tags = stdp_init(rule, 1, 1, *mask.shape)
+    tags = tags._replace(hebb_age=torch.zeros_like(tags.hebb_age))
+    before = trainer.weights["EA->EM"].clone()
+    trainer._reward(reward, 0, {"EA->EM": tags}, {"EA->EM": rule}, STAGE)
+    onto_left = mask.clone()
+    onto_left[:, trainer.config.network.em // 2 :] = False
+    assert onto_left.any()
+    return (trainer.weights["EA->EM"] - before)[0], onto_left
+
+
 @pytest.mark.parametrize(("homeostatic", "scale"), [("false", 2.0), ("true", 0.5)])
 def test_output_balancing_scales_a_grown_cells_reward_as_configured(homeostatic, scale):
     """An EA cell whose outgoing weights doubled: a reward of +1 on fully Hebbian-tagged
@@ -73,20 +88,12 @@ def test_output_balancing_scales_a_grown_cells_reward_as_configured(homeostatic,
         **{"plasticity.output_balancing_homeostatic": homeostatic},
     )
     trainer.weights["EA->EM"][:, 0] *= 2.0  # cell 0 grown, the others as at the start
-    before = trainer.weights["EA->EM"].clone()
-    rule = stdp_config(STAGE, trainer.config.plasticity)
-    tags = stdp_init(rule, 1, 1, *trainer.masks["EA->EM"].shape)
-    tags = tags._replace(hebb_age=torch.zeros_like(tags.hebb_age))
-    trainer._reward(1.0, 0, {"EA->EM": tags}, {"EA->EM": rule}, STAGE)
-    change = trainer.weights["EA->EM"] - before
-    mask, half = trainer.masks["EA->EM"], trainer.config.network.em // 2
-    onto_left = mask.clone()  # the chosen half's synapses
-    onto_left[:, half:] = False
+    change, onto_left = _reward_fully_tagged(trainer, 1.0)
     grown, other = onto_left.clone(), onto_left.clone()
     grown[1:], other[0] = False, False
     assert grown.any() and other.any()
-    assert torch.allclose(change[0][grown], torch.tensor(scale * STAGE.rate), atol=1e-5)
-    assert torch.allclose(change[0][other], torch.tensor(STAGE.rate), atol=1e-5)
+    assert torch.allclose(change[grown], torch.tensor(scale * STAGE.rate), atol=1e-5)
+    assert torch.allclose(change[other], torch.tensor(STAGE.rate), atol=1e-5)
 
 
 def test_soft_bound_scales_a_rewarded_change_by_the_room_left():
@@ -102,22 +109,14 @@ def test_soft_bound_scales_a_rewarded_change_by_the_room_left():
             "plasticity.output_balancing": "false",
         },
     )
-    mask, half = trainer.masks["EA->EM"], trainer.config.network.em // 2
-    onto_left = mask.clone()
-    onto_left[:, half:] = False
-    high = torch.zeros_like(mask)
-    high[: mask.size(0) // 2] = True
-    trainer.weights["EA->EM"][0] = torch.where(high, 15.0, 5.0)
     rule = stdp_config(STAGE, trainer.config.plasticity)
     assert rule.soft_bound and rule.w_max == 20.0
-    tags = stdp_init(rule, 1, 1, *mask.shape)
-    tags = tags._replace(hebb_age=torch.zeros_like(tags.hebb_age))
+    high = torch.zeros_like(trainer.masks["EA->EM"])
+    high[: high.size(0) // 2] = True
+    trainer.weights["EA->EM"][0] = torch.where(high, 15.0, 5.0)
     for reward, room_high, room_low in [(1.0, 5 / 20, 15 / 20), (-1.0, 15 / 20, 5 / 20)]:
-        before = trainer.weights["EA->EM"].clone()
-        trainer._reward(reward, 0, {"EA->EM": tags}, {"EA->EM": rule}, STAGE)
-        change = (trainer.weights["EA->EM"] - before)[0] * reward
-        expected = STAGE.rate * torch.where(high, room_high, room_low)
-        assert onto_left.any()
+        change, onto_left = _reward_fully_tagged(trainer, reward)
+        expected = reward * STAGE.rate * torch.where(high, room_high, room_low)
         assert torch.allclose(change[onto_left], expected[onto_left], atol=1e-5)
 
 
