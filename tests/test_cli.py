@@ -69,30 +69,49 @@ def test_same_config_and_seed_give_the_same_metrics(cli, tmp_path):
     assert results[0] == results[1]
 
 
-def test_best_checkpoint_holds_the_best_or_the_last_scored_centre_as_configured(cli, tmp_path):
-    """The same run kept with train.checkpoint=best and =last: the same metrics; best.pt is
-    the generation of the highest score (the later of equal ones) or the last generation, and
-    last's holds the centre that the final trainer state says was scored last."""
+def test_best_checkpoint_holds_the_best_last_or_best_validated_centre_as_configured(cli, tmp_path):
+    """The same run kept with train.checkpoint=best, =last and =validated: the same centres
+    and scores; best.pt is the generation of the highest score (the later of equal ones), the
+    last generation, or that of the highest validation return (generations 2, 4 and the last
+    play validation episodes; the others none), and last's holds the centre that the final
+    trainer state says was scored last."""
+    import csv
+
     import torch
 
-    kept = {}
-    for mode in ("best", "last"):
+    kept, rows = {}, {}
+    for mode, extra in (("best", []), ("last", []), ("validated", ["train.validate_every=2"])):
+        sets = [f"train.checkpoint={mode}", "train.validation_episodes=3", *extra]
         code, lines, _ = cli(
             "train", TINY, "--quiet", "--out", tmp_path / mode, "--seed", "2", *SMALL,
             "--set", "train.generations=5", "--set", "train.stop_return=null",
-            "--set", f"train.checkpoint={mode}",
+            *(arg for value in sets for arg in ("--set", value)),
         )  # fmt: skip
         assert code == 0
         kept[mode] = Path(lines[-1])
-    metrics = (kept["best"] / "metrics.csv").read_text()
-    assert metrics == (kept["last"] / "metrics.csv").read_text()
-    scores = [float(row.split(",")[-1]) for row in metrics.strip().splitlines()[1:]]
-    best_generation = max(i + 1 for i, score in enumerate(scores) if score == max(scores))
+        rows[mode] = list(csv.DictReader((kept[mode] / "metrics.csv").open()))
+    assert (kept["best"] / "metrics.csv").read_text() == (kept["last"] / "metrics.csv").read_text()
+    centres = [[row["center_return"] for row in rows[mode]] for mode in ("best", "validated")]
+    assert centres[0] == centres[1]  # validation episodes leave the training unchanged
+    scores = [float(row["score"]) for row in rows["best"]]
+    validation = [float(row["validation_return"]) for row in rows["validated"]]
+    assert [v >= 8 for v in validation] == [False, True, False, True, True]
+    assert validation == [float(row["score"]) for row in rows["validated"]]
+
+    def last_best(values: list[float]) -> int:
+        return max(i + 1 for i, value in enumerate(values) if value == max(values))
+
+    best_generation = last_best(scores)
     assert best_generation < len(scores), "seed 2 no longer peaks early: pick another seed"
-    for mode, generation in (("best", best_generation), ("last", len(scores))):
+    expected = {
+        "best": (best_generation, scores),
+        "last": (len(scores), scores),
+        "validated": (last_best(validation), validation),
+    }
+    for mode, (generation, values) in expected.items():
         checkpoints = kept[mode] / "checkpoints"
         best = torch.load(checkpoints / "best.pt", weights_only=True)
-        assert best["iteration"] == generation and best["score"] == scores[generation - 1]
+        assert best["iteration"] == generation and best["score"] == values[generation - 1]
         results = json.loads((kept[mode] / "results.json").read_text())
         assert results["eval"]["checkpoint_iteration"] == generation
     latest = torch.load(kept["last"] / "checkpoints" / "latest.pt", weights_only=True)

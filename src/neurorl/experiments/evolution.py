@@ -34,21 +34,34 @@ class TrainConfig:
     # > 0: a centre that reaches stop_return plays this many more episodes, which must reach
     # it too (a score on a few episodes flatters); 0: its own episodes decide
     validation_episodes: int = 20
+    # > 0: every this many generations, and at the last, the scored centre plays its
+    # validation episodes whatever its score (model selection, as SB3's EvalCallback)
+    validate_every: int = 0
     common_starts: bool = False  # all members start from the same states in a generation
     # the policy that best.pt keeps: "best", the centre with the highest score (the later of
     # equal ones); "last", the last scored centre (the ES's result, the weights that the
     # paper's ES tests; on a run that ends at its budget the best of many 10-episode scores
-    # flatters the centre it picks)
-    checkpoint: Literal["best", "last"] = "best"
+    # flatters the centre it picks); "validated", the centre with the highest mean over its
+    # validation episodes (needs validate_every)
+    checkpoint: Literal["best", "last", "validated"] = "best"
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.episodes_per_member < 1:
             raise ValueError("train.generations and train.episodes_per_member must be >= 1")
-        if self.checkpoint not in ("best", "last"):
-            raise ValueError(f"train.checkpoint must be 'best' or 'last', got {self.checkpoint!r}")
-        if self.validation_episodes < 0:
+        if self.checkpoint not in ("best", "last", "validated"):
             raise ValueError(
-                f"train.validation_episodes must be >= 0, got {self.validation_episodes}"
+                f"train.checkpoint must be 'best', 'last' or 'validated', got {self.checkpoint!r}"
+            )
+        if self.validation_episodes < 0 or self.validate_every < 0:
+            raise ValueError(
+                "train.validation_episodes and train.validate_every must be >= 0, got "
+                f"{self.validation_episodes} and {self.validate_every}"
+            )
+        validates = self.validate_every > 0 and self.validation_episodes > 0
+        if self.checkpoint == "validated" and not validates:
+            raise ValueError(
+                "train.checkpoint=validated needs train.validate_every and "
+                "train.validation_episodes > 0"
             )
         center, per_member = self.center_episodes, self.episodes_per_member
         if center is not None and (center < 1 or center % per_member):
@@ -110,8 +123,6 @@ def discrete_env_spaces(env_id: str) -> tuple[int, int]:
 class EvolutionTrainer:
     """ES over the flat parameters of any batched policy; ``train_step`` = one generation."""
 
-    score_key = "center_return"
-
     def __init__(self, config: EvolutionConfig) -> None:
         self.config = config
         obs_dim, num_actions = discrete_env_spaces(config.env_id)
@@ -126,6 +137,12 @@ class EvolutionTrainer:
         self.episodes = 0
         self.last_center_return = -np.inf
         self.validated = False  # the last scored centre also passed its validation episodes
+
+    @property
+    def score_key(self) -> str:
+        """The metric that picks best.pt: the centre's return, or its validation return."""
+        validated = self.config.train.checkpoint == "validated"
+        return "validation_return" if validated else "center_return"
 
     @property
     def keep_last(self) -> bool:
@@ -200,10 +217,14 @@ class EvolutionTrainer:
 
     def _validate(self, generation: int) -> dict[str, float]:
         """Play the scored centre on ``validation_episodes`` more episodes if it reached
-        ``stop_return``; ``validation_return`` is their mean, -1 when it did not reach it."""
+        ``stop_return`` or at every ``validate_every``-th (and the last) generation;
+        ``validation_return`` is their mean, -1 where it did not play them."""
         train, stop = self.config.train, self.config.train.stop_return
         self.validated = False
-        if stop is None or self.last_center_return < stop:
+        reached = stop is not None and self.last_center_return >= stop
+        every, played = train.validate_every, generation + 1
+        due = every > 0 and (played % every == 0 or played == train.generations)
+        if not (reached or due):
             return {"validation_return": -1.0}
         result = run_episodes(
             self.config.env_id,
@@ -216,7 +237,7 @@ class EvolutionTrainer:
         self.env_steps += result.env_steps
         self.episodes += result.returns.size
         mean = float(result.returns.mean())
-        self.validated = mean >= stop
+        self.validated = reached and mean >= stop
         return {"validation_return": mean}
 
     def evaluate(
