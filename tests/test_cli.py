@@ -125,6 +125,27 @@ def test_other_seed_gives_other_metrics(cli, tmp_path, small_run):
     assert (Path(lines[-1]) / "metrics.csv").read_text() != (small_run / "metrics.csv").read_text()
 
 
+def test_a_config_written_before_a_key_existed_is_noted_and_not_reused(cli, small_run, tmp_path):
+    """A key missing from config.yaml takes the experiment's current default: eval says so on
+    stderr, and compare does not reuse the run (its settings are not known)."""
+    from neurorl.experiments.compare import find_finished_run
+    from neurorl.experiments.runner import open_run
+
+    out = tmp_path / "runs"
+    run = out / TINY / small_run.name
+    shutil.copytree(small_run, run)
+    config = open_run(run).config
+    assert find_finished_run(out, TINY, config) == run
+    config_file = run / "config.yaml"
+    lines = config_file.read_text().splitlines(keepends=True)
+    config_file.write_text("".join(line for line in lines if "validate_every" not in line))
+    assert open_run(run).config == config and open_run(run).missing == ("train.validate_every",)
+    assert find_finished_run(out, TINY, config) is None
+    code, _, err = cli("eval", run, "--episodes", "2")
+    assert code == 0
+    assert "predates 1 config key(s)" in err and "train.validate_every=0" in err
+
+
 def test_eval_uses_given_episodes_and_seed(cli, small_run, tmp_path):
     import shutil
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neurorl.distributed.ray_runs import Cluster
 from neurorl.errors import NeurorlError, os_error_line
+
+if TYPE_CHECKING:
+    from neurorl.experiments.runner import Run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -137,7 +141,7 @@ def run_command(args: argparse.Namespace) -> str:
                     "--resume continues a run with its saved config; "
                     "give no name, --seed, --set or --device"
                 )
-            run = runner.open_run(args.resume)
+            run = _open_run(args.resume)
             if not run.latest.exists():
                 raise NeurorlError(f"run {args.resume} has no checkpoint to resume from")
             return str(runner.train(run, args.quiet, resume=True))
@@ -149,7 +153,7 @@ def run_command(args: argparse.Namespace) -> str:
         run = runner.create_run(args.name or DEFAULT_EXPERIMENT, overrides, args.out)
         return str(runner.train(run, args.quiet))
     if args.command == "eval":
-        run = runner.open_run(args.run_dir, args.device)
+        run = _open_run(args.run_dir, args.device)
         results = runner.evaluate(run, args.episodes, args.env_seed)["eval"]
         print(
             f"test mean return {results['mean_return']:.1f} +- {results['std_return']:.1f} "
@@ -157,7 +161,7 @@ def run_command(args: argparse.Namespace) -> str:
         )
         return str(args.run_dir / "results.json")
     if args.command == "plot":
-        plots = runner.plot(runner.open_run(args.run_dir, args.device))
+        plots = runner.plot(_open_run(args.run_dir, args.device))
         return "\n".join(str(path) for path in plots)
     if args.command == "compare":
         from neurorl.experiments.compare import compare
@@ -189,8 +193,26 @@ def run_command(args: argparse.Namespace) -> str:
         print((folder / "sweep.md").read_text())
         return str(folder)
     if args.command == "export":
-        return str(runner.export(runner.open_run(args.run_dir, args.device), args.format))
+        return str(runner.export(_open_run(args.run_dir, args.device), args.format))
     raise AssertionError(args.command)
+
+
+def _open_run(path: Path, device: str | None = None) -> Run:
+    """The run folder, with a note on stderr for the keys its config.yaml lacks."""
+    from neurorl.config import flatten
+    from neurorl.experiments.runner import open_run
+
+    run = open_run(path, device)
+    if run.missing:
+        values = flatten(run.config)
+        taken = ", ".join(f"{key}={values[key]!r}" for key in run.missing)
+        print(
+            f"neurorl: note: {path / 'config.yaml'} predates {len(run.missing)} config key(s); "
+            f"they take {run.experiment.name}'s current defaults, which this run may not "
+            f"have been trained with: {taken}",
+            file=sys.stderr,
+        )
+    return run
 
 
 def _cluster(args: argparse.Namespace) -> Cluster:

@@ -207,17 +207,24 @@ def from_mapping(data: Any, default: Any, source: str) -> Any:
     """A config from nested ``{section: {key: value}}`` data over the experiment's default."""
     if not isinstance(data, dict):
         raise ConfigError(f"config {source} is not a mapping of keys to values")
+    return apply_overrides(default, _flat_mapping(data))
 
-    def flat(node: dict, prefix: str = "") -> dict[str, Any]:
-        out = {}
-        for key, value in node.items():
-            if isinstance(value, dict):
-                out.update(flat(value, f"{prefix}{key}."))
-            else:
-                out[f"{prefix}{key}"] = value
-        return out
 
-    return apply_overrides(default, flat(data))
+def missing_keys(data: dict, default: Any) -> list[str]:
+    """The keys of ``default`` that nested ``data`` does not set (a config file written
+    before they existed: :func:`from_mapping` gives them the default's values)."""
+    given = _flat_mapping(data)
+    return [key for key in flatten(default) if key not in given]
+
+
+def _flat_mapping(node: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out.update(_flat_mapping(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def read_yaml(path: Path) -> Any:

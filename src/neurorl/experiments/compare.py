@@ -21,10 +21,12 @@ from neurorl.learn.rollout import random_policy_returns
 
 
 def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
-    """A finished run of ``name`` under ``out`` with exactly this resolved config, if any."""
+    """A finished run of ``name`` under ``out`` with exactly this resolved config, if any
+    (not one whose config.yaml lacks keys: what it was trained with is not known)."""
     for results in sorted((out / name).glob(f"*-seed{config.seed}*/results.json")):
         try:
-            if open_run(results.parent).config == config:
+            run = open_run(results.parent)
+            if run.config == config and not run.missing:
                 return results.parent
         except Exception:  # an unreadable folder is simply not reused
             continue

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from neurorl.config import apply_overrides, from_mapping, read_yaml, to_yaml
+from neurorl.config import apply_overrides, from_mapping, missing_keys, read_yaml, to_yaml
 from neurorl.core import configure_cpu
 from neurorl.errors import ConfigError, DivergedError, NeurorlError, NotExportableError
 from neurorl.experiments.checkpoint import (
@@ -47,6 +47,9 @@ class Run:
     path: Path
     experiment: Experiment
     config: Any
+    # keys that config.yaml lacks (written before they existed): they took the experiment's
+    # current defaults, which the run may not have been trained with
+    missing: tuple[str, ...] = ()
 
     @property
     def latest(self) -> Path:
@@ -105,10 +108,11 @@ def open_run(path: Path, device: str | None = None) -> Run:
     if not isinstance(data, dict) or "experiment" not in data:
         raise NeurorlError(f"{config_file} does not name its experiment")
     experiment = get_experiment(str(data.pop("experiment")))
-    config = from_mapping(data, experiment.default_config(), str(config_file))
+    default = experiment.default_config()
+    config = from_mapping(data, default, str(config_file))
     if device is not None:
         config = dataclasses.replace(config, device=device)
-    return Run(path, experiment, config)
+    return Run(path, experiment, config, tuple(missing_keys(data, default)))
 
 
 class MetricsLog:
