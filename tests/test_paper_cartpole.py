@@ -136,7 +136,6 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only_and_by_ars():
         "train.generations": "1",
         "train.episodes_per_member": "1",
         "train.center_episodes": "1",
-        "train.validation_episodes": "2",  # played at the last generation
         "net.compile": "false",  # compiling costs more than this test
     }
     full = _trainer("cartpole-snn-evol", **small)
@@ -145,13 +144,12 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only_and_by_ars():
     assert part.params().shape == (800,)
     assert torch.equal(full.params()[1000:], part.params())  # same network, same initial weights
     metrics = part.train_step()
-    assert metrics["episodes"] == 4 + 1 + 2 and metrics["spikes_per_decision"] > 0
-    assert metrics["validation_return"] >= 8  # CartPole's shortest episode
+    assert metrics["episodes"] == 5 and metrics["spikes_per_decision"] > 0
     es_ea = part.policy.weights(part.params()[None]).es_ea
     assert torch.equal(es_ea, full.policy.weights(full.params()[None]).es_ea)  # kept fixed
     ars = _trainer("cartpole-snn-evol-ars", **small)
     assert torch.equal(ars.params(), full.params())  # the same weights, another ES
-    assert ars.train_step()["episodes"] == 7
+    assert ars.train_step()["episodes"] == 5
     assert not torch.equal(ars.es.center.detach(), full.params())  # the best pair stepped
 
 
