@@ -49,6 +49,14 @@ def test_bad_set_values(cli, tmp_path, override, fragments):
     assert_clean_error(code, err, *fragments)
 
 
+def test_periodic_validation_needs_validation_episodes(cli, tmp_path):
+    sets = ["train.validate_every=2", "train.validation_episodes=0"]
+    code, _, err = cli(
+        "train", TINY, "--quiet", "--out", tmp_path, *(a for v in sets for a in ("--set", v))
+    )
+    assert_clean_error(code, err, "train.validate_every needs train.validation_episodes > 0")
+
+
 def test_argparse_errors_are_one_line(tmp_path):
     result = run_neurorl("train", "--seed", "x")
     assert_clean_error(result.returncode, result.stderr, "--seed")

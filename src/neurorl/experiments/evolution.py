@@ -57,12 +57,10 @@ class TrainConfig:
                 "train.validation_episodes and train.validate_every must be >= 0, got "
                 f"{self.validation_episodes} and {self.validate_every}"
             )
-        validates = self.validate_every > 0 and self.validation_episodes > 0
-        if self.checkpoint == "validated" and not validates:
-            raise ValueError(
-                "train.checkpoint=validated needs train.validate_every and "
-                "train.validation_episodes > 0"
-            )
+        if self.validate_every and not self.validation_episodes:
+            raise ValueError("train.validate_every needs train.validation_episodes > 0")
+        if self.checkpoint == "validated" and not self.validate_every:
+            raise ValueError("train.checkpoint=validated needs train.validate_every > 0")
         center, per_member = self.center_episodes, self.episodes_per_member
         if center is not None and (center < 1 or center % per_member):
             raise ValueError(
