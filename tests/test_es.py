@@ -13,6 +13,8 @@ from neurorl.learn.es import (
 def test_fitness_shaping():
     ranks = centered_ranks(torch.tensor([10.0, -3.0, 7.0, 0.5]))
     assert torch.allclose(ranks, torch.tensor([0.5, -0.5, 1 / 6, -1 / 6]))
+    tied = centered_ranks(torch.tensor([500.0, 20.0, 500.0, 500.0, 20.0, 100.0]))
+    assert torch.allclose(tied, torch.tensor([0.3, -0.4, 0.3, 0.3, -0.4, -0.1]))
     z = zscore(torch.tensor([1.0, 2.0, 3.0]))
     assert torch.allclose(z, torch.tensor([-1.0, 0.0, 1.0]))
     assert torch.equal(zscore(torch.ones(4)), torch.zeros(4))

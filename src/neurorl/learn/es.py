@@ -60,12 +60,13 @@ class ESConfig:
 
 
 def centered_ranks(fitness: Tensor) -> Tensor:
-    """Ranks scaled to [-0.5, 0.5] (ties broken by order); robust to outliers and scale."""
-    ranks = torch.empty_like(fitness)
-    ranks[fitness.argsort(stable=True)] = torch.arange(
-        len(fitness), dtype=fitness.dtype, device=fitness.device
-    )
-    return ranks / (len(fitness) - 1) - 0.5
+    """Ranks scaled to [-0.5, 0.5], tied members sharing their mean rank; robust to outliers
+    and scale. Ties matter on capped returns (CartPole's 500): ranks broken by member order
+    would give every tied antithetic pair the same sign and the step a random direction."""
+    _, group, counts = torch.unique(fitness, return_inverse=True, return_counts=True)
+    first_rank = counts.cumsum(0) - counts
+    mean_rank = first_rank.to(fitness.dtype) + (counts.to(fitness.dtype) - 1) / 2
+    return mean_rank[group] / (len(fitness) - 1) - 0.5
 
 
 def zscore(fitness: Tensor) -> Tensor:
