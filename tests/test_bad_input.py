@@ -37,6 +37,7 @@ def test_unknown_experiment_suggests_closest(cli, tmp_path):
         ("train.validation_episodes=-2", ["train.validation_episodes and", "got -2 and 0"]),
         ("train.checkpoint=final", ["config key 'train.checkpoint' expects one of 'best'"]),
         ("train.checkpoint=validated", ["train.checkpoint=validated needs train.validate_every"]),
+        ("train.member_max_steps=0", ["train.member_max_steps must be >= 1, got 0"]),
         ("net.beta=2", ["net.beta", "[0, 1]"]),
         ("es.population", ["--set expects key=value"]),
         ("env_id=Pendulum-v1", ["needs a discrete action space"]),

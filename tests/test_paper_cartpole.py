@@ -185,6 +185,21 @@ def test_common_starts_give_every_member_the_same_initial_states():
     assert trainer.train_step()["episodes"] == 2 * 2 + 4
 
 
+def test_members_play_to_their_own_horizon_and_the_centre_to_the_envs():
+    """train.member_max_steps ends the members' episodes there, before or after the env's time
+    limit (MountainCar-v0's 200 steps, which an untrained network never beats), and the
+    centre's episodes still end at the env's limit."""
+    overrides = {"env_id": "MountainCar-v0", "es.population": "2", "train.stop_return": "null"}
+    for horizon in (30, 260):
+        trainer = _trainer(
+            "cartpole-ann-es", **overrides, **{"train.member_max_steps": str(horizon)}
+        )
+        metrics = trainer.train_step()
+        assert metrics["mean_return"] == -horizon and metrics["center_return"] == -200
+    with pytest.raises(ValueError, match="step limits for 4 envs"):
+        run_episodes("MountainCar-v0", trainer.policy, trainer.params()[None], 4, 0, None, [9])
+
+
 def test_finished_episodes_leave_the_batch_without_disturbing_the_others():
     """A batch whose rows drop out as their episodes end plays every (member, episode) pair
     as it plays alone: the network state of the rows that stay is kept row by row."""

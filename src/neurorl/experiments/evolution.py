@@ -38,6 +38,10 @@ class TrainConfig:
     # validation episodes whatever its score (model selection, as SB3's EvalCallback)
     validate_every: int = 0
     common_starts: bool = False  # all members start from the same states in a generation
+    # members' episodes end after this many env steps instead of at the env's time limit
+    # (the centre's score and validation keep the env's): a longer horizon than the task's
+    # keeps the fitness informative once members hold the pole for the whole task
+    member_max_steps: int | None = None
     # the policy that best.pt keeps: "best", the centre with the highest score (the later of
     # equal ones); "last", the last scored centre (the ES's result, the weights that the
     # paper's ES tests; on a run that ends at its budget the best of many 10-episode scores
@@ -57,6 +61,8 @@ class TrainConfig:
                 "train.validation_episodes and train.validate_every must be >= 0, got "
                 f"{self.validation_episodes} and {self.validate_every}"
             )
+        if self.member_max_steps is not None and self.member_max_steps < 1:
+            raise ValueError(f"train.member_max_steps must be >= 1, got {self.member_max_steps}")
         if self.validate_every and not self.validation_episodes:
             raise ValueError("train.validate_every needs train.validation_episodes > 0")
         if self.checkpoint == "validated" and not self.validate_every:
@@ -135,6 +141,11 @@ class EvolutionTrainer:
         self.episodes = 0
         self.last_center_return = -np.inf
         self.validated = False  # the last scored centre also passed its validation episodes
+        self.env_time_limit = gym.spec(config.env_id).max_episode_steps  # env steps
+        if config.train.member_max_steps is not None and self.env_time_limit is None:
+            raise ConfigError(
+                f"train.member_max_steps needs an env with a time limit; {config.env_id} has none"
+            )
 
     @property
     def score_key(self) -> str:
@@ -182,6 +193,10 @@ class EvolutionTrainer:
         if train.common_starts:  # member episode e starts from seed + e; the centre's apart
             seeds = [env_seed + e for _ in range(population) for e in range(episodes)]
             seeds += [env_seed + episodes + i for i in range(center_episodes)]
+        limits = None
+        if train.member_max_steps is not None:
+            limits = [train.member_max_steps] * (population * episodes)
+            limits += [self.env_time_limit] * center_episodes
         result = run_episodes(
             config.env_id,
             self.policy,
@@ -189,6 +204,7 @@ class EvolutionTrainer:
             episodes,
             seeds,
             stream(config.seed, 3, generation),
+            limits,
         )
         member_returns = result.returns[:population]
         fitness = torch.as_tensor(member_returns.mean(1), dtype=torch.float32)

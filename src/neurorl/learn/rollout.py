@@ -25,12 +25,18 @@ from neurorl.envs import env_spaces
 from neurorl.nets.policies import BatchedPolicy
 
 
-def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """A vectorised env: the env's own vector implementation when it has one, else sync."""
+def make_vector_env(
+    env_id: str, num_envs: int, max_episode_steps: int | None = None
+) -> gym.vector.VectorEnv:
+    """A vectorised env: the env's own vector implementation when it has one, else sync;
+    ``max_episode_steps`` replaces the env's time limit."""
+    limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        return gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **limit
+        )
     except (gym.error.Error, ValueError, TypeError):
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
 
 
 @dataclass
@@ -53,17 +59,25 @@ def run_episodes(
     episodes: int,
     seed: int | Sequence[int],
     generator: torch.Generator,
+    step_limits: Sequence[int] | None = None,
 ) -> RolloutResult:
     """One episode per (member, episode) pair of ``params [P, D]``, all stepped together;
-    ``seed``: one for all envs, or one per pair (member-major, ``P * episodes`` of them)."""
+    ``seed``: one for all envs, or one per pair (member-major, ``P * episodes`` of them);
+    ``step_limits``: each pair's time limit in env steps, in place of the env's own."""
     population = len(params)
     num_envs = population * episodes
+    limits = None if step_limits is None else np.asarray(step_limits, dtype=np.int64)
+    if limits is not None and limits.shape != (num_envs,):
+        raise ValueError(f"{len(limits)} step limits for {num_envs} envs")
+    longest = None if limits is None else int(limits.max())
     if isinstance(seed, int | np.integer):
-        env = make_vector_env(env_id, num_envs)
+        env = make_vector_env(env_id, num_envs, longest)
     else:
         if len(seed) != num_envs:
             raise ValueError(f"{len(seed)} seeds for {num_envs} envs")
-        env, seed = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync"), list(seed)
+        limit = {} if longest is None else {"max_episode_steps": longest}
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
+        seed = list(seed)
     try:
         obs, _ = env.reset(seed=seed)
         returns = np.zeros(num_envs)
@@ -88,6 +102,8 @@ def run_episodes(
             returns += np.where(alive, reward, 0.0)
             lengths += alive
             alive &= ~(terminated | truncated)
+            if limits is not None:
+                alive &= lengths < limits
     finally:
         env.close()
     decisions = max(int(lengths.sum()), 1)
