@@ -109,3 +109,12 @@ def test_annealed_step_decays_linearly_and_a_constant_one_stays():
         es.anneal(0.75)
     assert decaying.optimiser.param_groups[0]["lr"] == pytest.approx(0.025)
     assert constant.optimiser.param_groups[0]["lr"] == 0.1
+
+
+def test_members_that_all_tie_leave_the_centre_where_it_is():
+    """On capped returns every member may score the same: no information, so no step (ties
+    broken by member order would step along the sum of the antithetic pairs' -eps)."""
+    es = EvolutionStrategy(torch.zeros(5), ESConfig(population=8, sigma=0.5, learning_rate=1.0))
+    es.ask(torch.Generator().manual_seed(0))
+    es.tell(torch.full((8,), 500.0))
+    assert torch.equal(es.center.detach(), torch.zeros(5))
