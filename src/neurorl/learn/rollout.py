@@ -26,17 +26,19 @@ from neurorl.nets.policies import BatchedPolicy
 
 
 def make_vector_env(
-    env_id: str, num_envs: int, max_episode_steps: int | None = None
+    env_id: str, num_envs: int, max_episode_steps: int | None = None, sync: bool = False
 ) -> gym.vector.VectorEnv:
-    """A vectorised env: the env's own vector implementation when it has one, else sync;
-    ``max_episode_steps`` replaces the env's time limit."""
+    """A vectorised env: the env's own vector implementation when it has one (unless
+    ``sync``: one env per seed), else sync; ``max_episode_steps`` replaces its time limit."""
     limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
-    try:
-        return gym.make_vec(
-            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **limit
-        )
-    except (gym.error.Error, ValueError, TypeError):
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
+    if not sync:
+        try:
+            return gym.make_vec(
+                env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **limit
+            )
+        except (gym.error.Error, ValueError, TypeError):
+            pass
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
 
 
 @dataclass
@@ -70,14 +72,12 @@ def run_episodes(
     if limits is not None and limits.shape != (num_envs,):
         raise ValueError(f"{len(limits)} step limits for {num_envs} envs")
     longest = None if limits is None else int(limits.max())
-    if isinstance(seed, int | np.integer):
-        env = make_vector_env(env_id, num_envs, longest)
-    else:
+    per_env_seeds = not isinstance(seed, int | np.integer)
+    if per_env_seeds:
         if len(seed) != num_envs:
             raise ValueError(f"{len(seed)} seeds for {num_envs} envs")
-        limit = {} if longest is None else {"max_episode_steps": longest}
-        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
         seed = list(seed)
+    env = make_vector_env(env_id, num_envs, longest, sync=per_env_seeds)
     try:
         obs, _ = env.reset(seed=seed)
         returns = np.zeros(num_envs)
