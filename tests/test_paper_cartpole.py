@@ -7,6 +7,8 @@ from conftest import run_neurorl
 
 from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
+from neurorl.experiments import evolution
+from neurorl.experiments.checkpoint import load_checkpoint, save_checkpoint
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward, stdp_config
 from neurorl.learn.rollout import run_episodes
@@ -183,6 +185,47 @@ def test_common_starts_give_every_member_the_same_initial_states():
     assert (same.returns[0] == same.returns[1]).all()
     assert same.returns[0, 0] != same.returns[0, 1]  # a member's own episodes differ
     assert trainer.train_step()["episodes"] == 2 * 2 + 4
+
+
+def test_members_replay_the_starts_that_the_centre_fell_short_on(monkeypatch, tmp_path):
+    """train.replay_starts=1: after a generation, each member's last episode starts from one
+    of the (at most replay_pool_size) latest starts whose centre episode returned less than
+    stop_return, the first from a fresh start; the pool is kept in a checkpoint."""
+    replay = {
+        "seed": "1",
+        "es.population": "2",
+        "train.episodes_per_member": "2",
+        "train.center_episodes": "8",
+        "train.common_starts": "true",
+        "train.stop_return": "60",
+        "train.validation_episodes": "0",
+        "train.replay_starts": "1",
+        "train.replay_pool_size": "3",
+    }
+    seeds_played = []
+
+    def recording(env_id, policy, params, episodes, seeds, *rest):
+        seeds_played.append(seeds)
+        return run_episodes(env_id, policy, params, episodes, seeds, *rest)
+
+    monkeypatch.setattr(evolution, "run_episodes", recording)
+    trainer = _trainer("cartpole-ann-es", **replay)
+    center = trainer.params()
+    trainer.train_step()
+    center_seeds = seeds_played[0][4:]
+    alone = run_episodes("CartPole-v1", trainer.policy, center[None], 8, center_seeds, None)
+    short = [s for s, r in zip(center_seeds, alone.returns[0], strict=True) if r < 60]
+    assert 0 < len(short) < 8  # some starts held the pole for 60 steps, some did not
+    assert trainer.failed_starts == short[-3:]
+    save_checkpoint(tmp_path / "gen1.pt", trainer.state_dict())
+    trainer.train_step()
+    fresh, replayed = seeds_played[1][:2]
+    assert seeds_played[1][:4] == [fresh, replayed] * 2 and replayed in short[-3:]
+    assert fresh not in center_seeds + seeds_played[0][:2]
+    resumed = _trainer("cartpole-ann-es", **replay)
+    resumed.load_state_dict(load_checkpoint(tmp_path / "gen1.pt"))
+    resumed.train_step()
+    assert seeds_played[2] == seeds_played[1]
 
 
 def test_members_play_to_their_own_horizon_and_the_centre_to_the_envs():

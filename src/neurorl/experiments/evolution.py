@@ -42,6 +42,13 @@ class TrainConfig:
     # (the centre's score and validation keep the env's): a longer horizon than the task's
     # keeps the fitness informative once members hold the pole for the whole task
     member_max_steps: int | None = None
+    # > 0: this many of each member's episodes start from states on which the centre fell
+    # short of stop_return in its scoring episodes of recent generations (drawn from the last
+    # replay_pool_size such starts; fresh starts while the pool is smaller): the rare starts
+    # that a nearly solved task still fails get into the members' fitness (needs
+    # common_starts; the centre's score stays on fresh starts)
+    replay_starts: int = 0
+    replay_pool_size: int = 20
     # the policy that best.pt keeps: "best", the centre with the highest score (the later of
     # equal ones); "last", the last scored centre (the ES's result, the weights that the
     # paper's ES tests; on a run that ends at its budget the best of many 10-episode scores
@@ -63,6 +70,14 @@ class TrainConfig:
             )
         if self.member_max_steps is not None and self.member_max_steps < 1:
             raise ValueError(f"train.member_max_steps must be >= 1, got {self.member_max_steps}")
+        if not 0 <= self.replay_starts < self.episodes_per_member or self.replay_pool_size < 1:
+            raise ValueError(
+                "train.replay_starts must be >= 0 and below train.episodes_per_member "
+                f"({self.episodes_per_member}), train.replay_pool_size >= 1; got "
+                f"{self.replay_starts} and {self.replay_pool_size}"
+            )
+        if self.replay_starts and not (self.common_starts and self.stop_return is not None):
+            raise ValueError("train.replay_starts needs train.common_starts and train.stop_return")
         if self.validate_every and not self.validation_episodes:
             raise ValueError("train.validate_every needs train.validation_episodes > 0")
         if self.checkpoint == "validated" and not self.validate_every:
@@ -141,6 +156,7 @@ class EvolutionTrainer:
         self.episodes = 0
         self.last_center_return = -np.inf
         self.validated = False  # the last scored centre also passed its validation episodes
+        self.failed_starts: list[int] = []  # env seeds of starts the centre fell short on
         self.env_time_limit = gym.spec(config.env_id).max_episode_steps  # env steps
         if config.train.member_max_steps is not None and self.env_time_limit is None:
             raise ConfigError(
@@ -190,9 +206,16 @@ class EvolutionTrainer:
         params = torch.cat([members, self.es.center.detach().expand(repeats, -1)])
         env_seed = seed_of(stream(config.seed, 2, generation))
         seeds: int | list[int] = env_seed
+        center_seeds = [env_seed + episodes + i for i in range(center_episodes)]
         if train.common_starts:  # member episode e starts from seed + e; the centre's apart
-            seeds = [env_seed + e for _ in range(population) for e in range(episodes)]
-            seeds += [env_seed + episodes + i for i in range(center_episodes)]
+            starts = [env_seed + e for e in range(episodes)]
+            replayed = min(train.replay_starts, len(self.failed_starts))
+            if replayed:
+                picks = torch.randperm(
+                    len(self.failed_starts), generator=stream(config.seed, 6, generation)
+                )
+                starts[episodes - replayed :] = [self.failed_starts[i] for i in picks[:replayed]]
+            seeds = starts * population + center_seeds
         limits = None
         if train.member_max_steps is not None:
             limits = [train.member_max_steps] * (population * episodes)
@@ -215,6 +238,14 @@ class EvolutionTrainer:
         self.env_steps += result.env_steps
         self.episodes += result.returns.size
         self.last_center_return = float(result.returns[population:].mean())
+        if train.replay_starts:
+            center_returns = result.returns[population:].reshape(-1)
+            fell_short = [
+                s
+                for s, r in zip(center_seeds, center_returns, strict=True)
+                if r < train.stop_return
+            ]
+            self.failed_starts = (self.failed_starts + fell_short)[-train.replay_pool_size :]
         validation = self._validate(generation) if train.validation_episodes else {}
         return {
             "iteration": self.iteration,
@@ -275,6 +306,7 @@ class EvolutionTrainer:
             "last_center_return": self.last_center_return,
             "scored_center": self.scored_center,
             "validated": self.validated,
+            "failed_starts": self.failed_starts,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -285,3 +317,4 @@ class EvolutionTrainer:
         self.last_center_return = state["last_center_return"]
         self.scored_center = state["scored_center"]
         self.validated = state["validated"]
+        self.failed_starts = list(state.get("failed_starts", []))  # absent before replay
