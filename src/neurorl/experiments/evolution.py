@@ -70,9 +70,9 @@ class TrainConfig:
             )
         if self.member_max_steps is not None and self.member_max_steps < 1:
             raise ValueError(f"train.member_max_steps must be >= 1, got {self.member_max_steps}")
-        if not 0 <= self.replay_starts < self.episodes_per_member or self.replay_pool_size < 1:
+        if not 0 <= self.replay_starts <= self.episodes_per_member or self.replay_pool_size < 1:
             raise ValueError(
-                "train.replay_starts must be >= 0 and below train.episodes_per_member "
+                "train.replay_starts must be in [0, train.episodes_per_member] "
                 f"({self.episodes_per_member}), train.replay_pool_size >= 1; got "
                 f"{self.replay_starts} and {self.replay_pool_size}"
             )
