@@ -237,9 +237,9 @@ class EvolutionTrainer:
         self.iteration += 1
         self.env_steps += result.env_steps
         self.episodes += result.returns.size
-        self.last_center_return = float(result.returns[population:].mean())
+        center_returns = result.returns[population:].reshape(-1)  # in center_seeds' order
+        self.last_center_return = float(center_returns.mean())
         if train.replay_starts:
-            center_returns = result.returns[population:].reshape(-1)
             fell_short = [
                 s
                 for s, r in zip(center_seeds, center_returns, strict=True)
