@@ -61,6 +61,15 @@ def test_periodic_validation_needs_validation_episodes(cli, tmp_path):
     assert_clean_error(code, err, "train.validate_every needs train.validation_episodes > 0")
 
 
+def test_member_horizon_needs_an_env_with_a_time_limit(cli, tmp_path):
+    sets = ["env_id=CliffWalking-v1", "train.member_max_steps=10"]
+    code, _, err = cli(
+        "train", "cartpole-ann-es", "--quiet", "--out", tmp_path,
+        *(a for v in sets for a in ("--set", v)),
+    )  # fmt: skip
+    assert_clean_error(code, err, "train.member_max_steps needs an env with a time limit")
+
+
 def test_argparse_errors_are_one_line(tmp_path):
     result = run_neurorl("train", "--seed", "x")
     assert_clean_error(result.returncode, result.stderr, "--seed")
