@@ -38,7 +38,11 @@ def test_unknown_experiment_suggests_closest(cli, tmp_path):
         ("train.checkpoint=final", ["config key 'train.checkpoint' expects one of 'best'"]),
         ("train.checkpoint=validated", ["train.checkpoint=validated needs train.validate_every"]),
         ("train.member_max_steps=0", ["train.member_max_steps must be >= 1, got 0"]),
-        ("train.replay_starts=-1", ["train.replay_starts must be in [0, train.episodes_per", "-1"]),
+        (
+            "train.replay_starts=-1",
+            ["train.replay_starts must be in [0, train.episodes_per", "-1 and 20"],
+        ),
+        ("train.replay_starts=9", ["train.episodes_per_member] (5)", "got 9 and 20"]),
         ("train.replay_pool_size=0", ["train.replay_pool_size >= 1; got 0 and 0"]),
         ("train.replay_starts=1", ["train.replay_starts needs train.common_starts"]),
         ("net.beta=2", ["net.beta", "[0, 1]"]),
