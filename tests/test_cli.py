@@ -222,6 +222,7 @@ def test_compare_runs_different_learning_rules_on_the_paper_network(cli, tmp_pat
         "--set", "cartpole-snn-evol:train.generations=1",
         "--set", "cartpole-snn-evol:es.population=4",
         "--set", "cartpole-snn-evol:train.episodes_per_member=1",
+        "--set", "cartpole-snn-evol:train.replay_starts=1",
         "--set", "cartpole-snn-evol:train.center_episodes=1",
         "--set", "cartpole-snn-evol:net.compile=false",
     )  # fmt: skip

@@ -25,7 +25,12 @@ OFF_POLICY = [
 ]
 TINY = {
     "cartpole-snn-es": ["train.generations=2", "es.population=8", "train.episodes_per_member=2"],
-    "cartpole-snn-evol": ["train.generations=1", "es.population=4", "train.episodes_per_member=1"],
+    "cartpole-snn-evol": [
+        "train.generations=1",
+        "es.population=4",
+        "train.episodes_per_member=1",
+        "train.replay_starts=1",
+    ],
     "cartpole-snn-stdprl": [f"stages={STAGE}"],
     "cartpole-snn-dqn": OFF_POLICY,
     "acrobot-snn-dqn": [*OFF_POLICY, "net.encoding=poisson"],

@@ -137,6 +137,7 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only_and_by_ars():
         "es.population": "4",
         "train.generations": "1",
         "train.episodes_per_member": "1",
+        "train.replay_starts": "1",
         "train.center_episodes": "1",
         "net.compile": "false",  # compiling costs more than this test
     }
