@@ -89,14 +89,13 @@ ARS_ES = ESConfig(
     optimizer="sgd",
     top_fraction=0.5,
 )
-ARS_TRAIN = TrainConfig(
+ARS_TRAIN = dataclasses.replace(
+    MODERN_TRAIN,
     generations=150,
     episodes_per_member=1,
     center_episodes=10,
-    common_starts=True,
-    stop_return=500.0,
     validation_episodes=30,
-    checkpoint="last",
+    replay_starts=0,
 )
 PAPER_TRAIN = TrainConfig(
     generations=1600, episodes_per_member=5, stop_return=None, checkpoint="last"
