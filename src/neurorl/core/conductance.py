@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
 import torch
@@ -116,16 +116,7 @@ I_CELL = CellType(
     tau_rr_ms=1.5,
     rr_weight=0.25,
 )
-IL_CELL = CellType(
-    rest_mv=-65.0,
-    threshold_mv=-47.0,
-    block_mv=-10.0,
-    refractory_ms=2.5,
-    ahp_weight_mv=0.5,
-    tau_ahp_ms=50.0,
-    tau_rr_ms=1.5,
-    rr_weight=0.25,
-)
+IL_CELL = replace(I_CELL, rest_mv=-65.0, threshold_mv=-47.0)
 
 
 class CellParameters(NamedTuple):

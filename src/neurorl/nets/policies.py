@@ -58,8 +58,18 @@ class BatchedPolicy(Protocol):
         ...
 
 
+class StatelessPolicy:
+    """``start`` and ``select`` of a policy whose network starts from rest at every decision."""
+
+    def start(self, params: Tensor, batch: int) -> None:
+        return None
+
+    def select(self, state: None, members: Tensor) -> None:
+        return None
+
+
 @dataclass(frozen=True)
-class SpikingVotePolicy:
+class SpikingVotePolicy(StatelessPolicy):
     """Two-neuron encoded observation as constant current -> LIF MLP -> spike-count vote.
 
     ``input_gain`` scales the ON/OFF currents; the output layer has ``num_actions *
@@ -80,12 +90,6 @@ class SpikingVotePolicy:
     def initial_parameters(self, generator: torch.Generator) -> Tensor:
         return init_parameters(self.net.sizes, 1, generator, "cpu")[0]
 
-    def start(self, params: Tensor, batch: int) -> None:
-        return None
-
-    def select(self, state: None, members: Tensor) -> None:
-        return None
-
     def act(
         self, obs: Tensor, params: Tensor, state: None, generator: torch.Generator
     ) -> tuple[PolicyOutput, None]:
@@ -100,7 +104,7 @@ class SpikingVotePolicy:
 
 
 @dataclass(frozen=True)
-class ReluArgmaxPolicy:
+class ReluArgmaxPolicy(StatelessPolicy):
     """The ANN baseline: the same two-neuron input and layer sizes, ReLU units, argmax action."""
 
     sizes: tuple[int, ...]
@@ -112,12 +116,6 @@ class ReluArgmaxPolicy:
 
     def initial_parameters(self, generator: torch.Generator) -> Tensor:
         return init_parameters(self.sizes, 1, generator, "cpu")[0]
-
-    def start(self, params: Tensor, batch: int) -> None:
-        return None
-
-    def select(self, state: None, members: Tensor) -> None:
-        return None
 
     def act(
         self, obs: Tensor, params: Tensor, state: None, generator: torch.Generator
