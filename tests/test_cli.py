@@ -233,6 +233,8 @@ def test_compare_runs_different_learning_rules_on_the_paper_network(cli, tmp_pat
     assert "| untrained (cartpole-snn-stdprl, cartpole-snn-evol) | 1 |" in table
     code, _, err = cli("compare", "cartpole-snn-es", "--out", tmp_path, "--set", "nope:seed=1")
     assert code == 2 and "'nope' is not one of the compared experiments" in err
+    code, _, err = cli("compare", "cartpole-snn-es", "--out", tmp_path, "--seeds", "0")
+    assert code == 2 and "--seeds must be >= 1, got 0" in err
 
 
 def test_a_run_from_another_device_is_evaluated_plotted_and_exported_here(cli, small_run, tmp_path):

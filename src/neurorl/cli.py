@@ -166,8 +166,6 @@ def run_command(args: argparse.Namespace) -> str:
     if args.command == "compare":
         from neurorl.experiments.compare import compare
 
-        if args.seeds < 1:
-            raise NeurorlError(f"--seeds must be >= 1, got {args.seeds}")
         folder = compare(
             args.names,
             args.seeds,

@@ -82,6 +82,8 @@ def compare(
 ) -> Path:
     """Train (or reuse) ``seeds`` runs per experiment, in this process or on ``cluster``;
     write comparison.md and comparison.png."""
+    if seeds < 1:
+        raise NeurorlError(f"--seeds must be >= 1, got {seeds}")
     if len(set(names)) < len(names):
         raise NeurorlError("an experiment is named twice; name each once")
     requests = []
