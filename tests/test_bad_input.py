@@ -65,6 +65,13 @@ def test_periodic_validation_needs_validation_episodes(cli, tmp_path):
     assert_clean_error(code, err, "train.validate_every needs train.validation_episodes > 0")
 
 
+def test_stdp_rl_validated_checkpoint_needs_periodic_validation(cli, tmp_path):
+    code, _, err = cli(
+        "train", "cartpole-snn-stdprl", "--out", tmp_path, "--set", "checkpoint=validated"
+    )
+    assert_clean_error(code, err, "checkpoint=validated needs validate_every > 0")
+
+
 def test_member_horizon_needs_an_env_with_a_time_limit(cli, tmp_path):
     sets = ["env_id=CliffWalking-v1", "train.member_max_steps=10"]
     code, _, err = cli(

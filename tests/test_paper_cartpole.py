@@ -122,6 +122,26 @@ def test_soft_bound_scales_a_rewarded_change_by_the_room_left():
         assert torch.allclose(change[onto_left], expected[onto_left], atol=1e-5)
 
 
+def test_stdp_rl_validation_picks_by_its_own_episodes_and_leaves_training_unchanged():
+    plain = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER)
+    sets = {"validate_every": "2", "validation_episodes": "3", "checkpoint": "validated"}
+    validated = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER, **sets)
+    assert (plain.score_key, validated.score_key) == ("average_steps", "validation_return")
+    played = []
+    while not plain.finished():
+        metrics, row = plain.train_step(), validated.train_step()
+        assert {key: row[key] for key in metrics} == metrics  # the same training episodes
+        assert (row["validation_return"] >= 0) == (row["episodes"] % 2 == 0)
+        played += [row["validation_return"]] if row["validation_return"] >= 0 else []
+    assert len(played) >= 2
+    # CartPole's return is its episode's steps: 3 validation episodes per validation
+    assert validated.validation_env_steps == pytest.approx(3 * sum(played))
+    assert validated.env_steps == plain.env_steps  # the schedule runs on training steps only
+    twin = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER, **sets)
+    twin.load_state_dict(validated.state_dict())
+    assert twin.validation_env_steps == validated.validation_env_steps
+
+
 def test_stdp_rl_es_ea_variant_trains_both_projections():
     trainer = _trainer("cartpole-snn-stdprl-es-ea", stages=SHORT, **EAGER)
     before = trainer.weights["ES->EA"].clone()

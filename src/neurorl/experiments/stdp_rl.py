@@ -44,7 +44,7 @@ from neurorl.core.decoders import TieBreak, spike_count_vote
 from neurorl.errors import ConfigError
 from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, seed_of, stream
 from neurorl.learn import homeostasis
-from neurorl.learn.rollout import evaluate_policy
+from neurorl.learn.rollout import evaluate_policy, run_episodes
 from neurorl.learn.stdp import STDPConfig, apply_reward, stdp_init, update_eligibility
 from neurorl.nets.cartpole_network import (
     CartPoleNetworkConfig,
@@ -132,6 +132,14 @@ class STDPRLConfig:
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     score_episodes: int = 100  # the training score: mean steps of the last N episodes
+    # model selection (as SB3's EvalCallback): every ``validate_every`` training episodes the
+    # current weights play ``validation_episodes`` episodes with plasticity off, from initial
+    # states of their own (not the test's); best.pt keeps the weights of the best training
+    # average ("best_average", the paper's measure) or of the best validation mean
+    # ("validated", needs validate_every)
+    validate_every: int = 0  # training episodes; 0: off
+    validation_episodes: int = 50
+    checkpoint: Literal["best_average", "validated"] = "best_average"
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
@@ -139,6 +147,17 @@ class STDPRLConfig:
             raise ValueError("stages must hold at least one stage")
         if self.score_episodes < 1:
             raise ValueError(f"score_episodes must be >= 1, got {self.score_episodes}")
+        if self.validate_every < 0 or self.validation_episodes < 1:
+            raise ValueError(
+                "validate_every must be >= 0 and validation_episodes >= 1, got "
+                f"{self.validate_every} and {self.validation_episodes}"
+            )
+        if self.checkpoint not in ("best_average", "validated"):
+            raise ValueError(
+                f"checkpoint must be 'best_average' or 'validated', got {self.checkpoint!r}"
+            )
+        if self.checkpoint == "validated" and not self.validate_every:
+            raise ValueError("checkpoint=validated needs validate_every > 0")
 
 
 def critic_reward(
@@ -185,8 +204,6 @@ def stdp_config(stage: Stage, plasticity: PlasticityConfig) -> STDPConfig:
 class STDPRLTrainer:
     """Online STDP-RL of one network; ``train_step`` plays and learns one episode."""
 
-    score_key = "average_steps"
-
     def __init__(self, config: STDPRLConfig) -> None:
         if discrete_env_spaces(config.env_id) != (4, 2):
             raise ConfigError(f"STDP-RL drives the CartPole network; {config.env_id} is not it")
@@ -210,7 +227,13 @@ class STDPRLTrainer:
         self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
         self.recent: deque[int] = deque(maxlen=config.score_episodes)
         self.iteration = self.env_steps = self.episodes = 0
+        self.validation_env_steps = 0  # apart from env_steps, which the schedule runs on
         self.env = gym.make(config.env_id)
+
+    @property
+    def score_key(self) -> str:
+        """The metric that picks best.pt: the training average, or the validation mean."""
+        return "validation_return" if self.config.checkpoint == "validated" else "average_steps"
 
     # --- the schedule -------------------------------------------------------------------
 
@@ -276,6 +299,12 @@ class STDPRLTrainer:
         self.iteration += 1
         self.episodes += 1
         self.recent.append(steps)
+        validation = {}
+        if config.validate_every:
+            validation = {
+                "validation_return": self._validate(),
+                "validation_env_steps": self.validation_env_steps,
+            }
         return {
             "iteration": self.iteration,
             "env_steps": self.env_steps,
@@ -286,7 +315,25 @@ class STDPRLTrainer:
             "undecided_fraction": unknown / steps,
             "mean_weight_ea_em": float(self.weights["EA->EM"][:, self.masks["EA->EM"]].mean()),
             "mean_weight_es_ea": float(self.weights["ES->EA"][:, self.masks["ES->EA"]].mean()),
+            **validation,
         }
+
+    def _validate(self) -> float:
+        """The mean return of the current weights on ``validation_episodes`` episodes with
+        plasticity off, after every ``validate_every``-th training episode; -1 between."""
+        config = self.config
+        if self.episodes % config.validate_every:
+            return -1.0
+        result = run_episodes(
+            config.env_id,
+            self.policy,
+            self.params()[None],
+            config.validation_episodes,
+            seed_of(stream(config.seed, 4, self.episodes)),
+            stream(config.seed, 6, self.episodes),
+        )
+        self.validation_env_steps += result.env_steps
+        return float(result.returns.mean())
 
     def _reward(self, r: float, action: int, eligibility: dict, rules: dict, stage: Stage) -> None:
         """Targeted reward: +r on the chosen EM half, -opposite r on the other; ES->EA r x f."""
@@ -365,6 +412,7 @@ class STDPRLTrainer:
             "iteration": self.iteration,
             "env_steps": self.env_steps,
             "episodes": self.episodes,
+            "validation_env_steps": self.validation_env_steps,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -378,6 +426,7 @@ class STDPRLTrainer:
         self.iteration = state["iteration"]
         self.env_steps = state["env_steps"]
         self.episodes = state["episodes"]
+        self.validation_env_steps = state["validation_env_steps"]
 
 
 def _plain(value: Any) -> Any:
