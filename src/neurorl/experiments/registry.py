@@ -60,9 +60,9 @@ PAPER_ES = ESConfig(
 # centre scored on 12 episodes of its own; each member's last two episodes replay two of the
 # last 20 starts on which the centre fell short of 500; it stops when the centre holds the
 # pole on its 12 and on 100 more (300 generations at most); the last scored centre is the
-# result. Seeds 0-3 tested 493.8, 498.8, 494.5, 495.1 after 28-41k episodes (the settings
-# before 2026-12-02, one of two starts replayed, 2 mV steps, 10 + 30 episodes to stop:
-# 498.4, 481.6, 476.6, 468.0 after 16-42k). Picking the centre by 100 validation episodes
+# result. Seeds 0-9 tested 493.8-500.0, mean 497.0, after 23-53k episodes (seeds 0-3 with
+# the settings before 2026-12-02, one of two starts replayed, 2 mV steps, 10 + 30 episodes
+# to stop: 498.4, 481.6, 476.6, 468.0 after 16-42k). Picking the centre by 100 validation episodes
 # every 10 generations (train.checkpoint=validated) was no better over seeds 3 and 6. All
 # measured in docs/hasegan2022/README.md.
 MODERN_ES = ESConfig(population=64, sigma=2.0, learning_rate=1.0, learning_rate_end=0.2)
