@@ -13,6 +13,7 @@ from neurorl.learn.homeostasis import (
 from neurorl.learn.stdp import (
     STDPConfig,
     apply_reward,
+    compiled_update_eligibility,
     eligibility,
     reset_eligibility,
     stdp_init,
@@ -250,6 +251,21 @@ def test_tags_match_the_event_driven_original_across_windows():
         for kind, got in enumerate((state.hebb_age, state.anti_age)):
             torch.testing.assert_close(got.double(), expected[w, kind], rtol=0, atol=1e-4)
     assert expected.isfinite().float().mean() > 0.3  # the comparison is not vacuous
+
+
+@pytest.mark.parametrize("config", [TAGS, TRACE])
+def test_compiled_update_equals_the_eager_one(config):
+    """The STDP-RL loop's compiled update gives the eager update's state, window after window
+    (the ages are exact in ms; the traces to float rounding)."""
+    g = torch.Generator().manual_seed(3)
+    compiled = eager = stdp_init(config, 1, 1, 5, 4)
+    for _ in range(3):
+        pre, post = _random_spikes(g, 30, 1, 1, 5, 0.2), _random_spikes(g, 30, 1, 1, 4, 0.2)
+        eager = update_eligibility(pre, post, eager, config, 1.0)
+        compiled = compiled_update_eligibility()(pre, post, compiled, config, 1.0)
+        for ours, theirs in zip(compiled, eager, strict=True):
+            torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+    assert eligibility(eager, config).abs().sum() > 0  # the comparison is not vacuous
 
 
 def test_bad_config_and_shapes_are_rejected():
