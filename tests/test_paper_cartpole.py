@@ -122,6 +122,32 @@ def test_soft_bound_scales_a_rewarded_change_by_the_room_left():
         assert torch.allclose(change[onto_left], expected[onto_left], atol=1e-5)
 
 
+def test_stdp_rl_stage_restarts_take_homeostasis_references_from_the_current_weights():
+    """restart_stages: from the second stage's first step (env step 60) on, the incoming
+    targets and the output baseline are the means of the weights then and the gain restarts
+    at 1; one process keeps the initial ones; a resumed trainer continues exactly."""
+    two = SHORT.replace("120", "60")[1:-1]
+    sets = {"stages": f"[{two}, {two}]", **EAGER, "plasticity.gain_control_every": "5"}
+    trainer = _trainer("cartpole-snn-stdprl", restart_stages="true", **sets)
+    plain = _trainer("cartpole-snn-stdprl", **sets)
+    initial = trainer.target_in["EA->EM"].clone()
+    trainer.weights["EA->EM"] *= 1.5
+    trainer.gain *= 0.9
+    trainer._restart()
+    assert torch.allclose(trainer.target_in["EA->EM"], 1.5 * initial)
+    assert torch.equal(trainer.gain, torch.ones(3)) and not trainer.rates
+    trainer = _trainer("cartpole-snn-stdprl", restart_stages="true", **sets)
+    while trainer.env_steps < 70:
+        trainer.train_step(), plain.train_step()
+    assert not torch.equal(trainer.target_in["EA->EM"], initial)  # restarted at step 60
+    assert torch.equal(plain.target_in["EA->EM"], initial)  # one process: never
+    twin = _trainer("cartpole-snn-stdprl", restart_stages="true", **sets)
+    twin.load_state_dict(trainer.state_dict())
+    assert torch.equal(twin.target_in["EA->EM"], trainer.target_in["EA->EM"])
+    assert torch.equal(twin.initial_out, trainer.initial_out)
+    assert trainer.train_step() == twin.train_step()
+
+
 def test_stdp_rl_validation_picks_by_its_own_episodes_and_leaves_training_unchanged():
     plain = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER)
     sets = {"validate_every": "2", "validation_episodes": "3", "checkpoint": "validated"}

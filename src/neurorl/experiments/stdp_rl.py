@@ -136,6 +136,12 @@ class STDPRLConfig:
     # torch's on-disk cache)
     compile: bool = True
     stages: tuple[Stage, ...] = PAPER_STAGES
+    # the original ran each stage as a new process (``main.py cont_seedrun`` and ``continue``)
+    # that re-measured its homeostasis references from the weights it loaded (sim.py:844-847):
+    # True: at each stage's start the incoming-weight targets and the output-balancing
+    # baseline become the current means (the gain folded in and reset to 1), the rate window
+    # starts empty and the network state fresh; False: one process over the whole schedule
+    restart_stages: bool = False
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     score_episodes: int = 100  # the training score: mean steps of the last N episodes
@@ -232,6 +238,8 @@ class STDPRLTrainer:
         self.gain = torch.ones(3, device=config.device)  # EA, EM LEFT, EM RIGHT
         self.state = initial_state(network, 1, 1)
         self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
+        ends = np.cumsum([stage.env_steps for stage in config.stages])
+        self.restarts = set(ends[:-1].tolist()) if config.restart_stages else set()
         self.recent: deque[int] = deque(maxlen=config.score_episodes)
         self.iteration = self.env_steps = self.episodes = 0
         self.validation_env_steps = 0  # apart from env_steps, which the schedule runs on
@@ -280,6 +288,8 @@ class STDPRLTrainer:
         compile = "window" if config.compile else "off"
         update = compiled_update_eligibility() if config.compile else update_eligibility
         while not done:
+            if self.env_steps in self.restarts:
+                self._restart()
             stage = self.stage()
             weights = PlasticWeights(self.weights["ES->EA"], self.weights["EA->EM"])
             x = torch.as_tensor(obs, dtype=torch.float32, device=config.device).view(1, 1, -1)
@@ -365,6 +375,18 @@ class STDPRLTrainer:
                 self.weights[name], self.masks[name], state, scales[name], rules[name], pre_scale
             )
 
+    def _restart(self) -> None:
+        """A stage's start as the original's new process: homeostasis references from the
+        current weights, gain 1, an empty rate window, a fresh network state."""
+        self.target_in = {
+            name: homeostasis.mean_incoming(self.weights[name], mask)
+            for name, mask in self.masks.items()
+        }
+        self.initial_out = homeostasis.mean_outgoing(self.weights["EA->EM"], self.masks["EA->EM"])
+        self.gain = torch.ones_like(self.gain)
+        self.rates.clear()
+        self.state = initial_state(self.network, 1, 1)
+
     def _homeostasis(self, spikes: Tensor) -> None:
         """Incoming-weight normalisation and slow target-rate gain control (every N steps)."""
         plasticity, network = self.config.plasticity, self.config.network
@@ -413,6 +435,8 @@ class STDPRLTrainer:
     def state_dict(self) -> dict[str, Any]:
         return {
             "weights": {name: w.clone() for name, w in self.weights.items()},
+            "target_in": {name: t.clone() for name, t in self.target_in.items()},
+            "initial_out": self.initial_out.clone(),
             "gain": self.gain.clone(),
             "state": _plain(self.state),
             "rates": torch.stack(list(self.rates)) if self.rates else torch.zeros(0, 3),
@@ -425,6 +449,9 @@ class STDPRLTrainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.weights = dict(state["weights"])
+        # checkpoints from before restart_stages existed hold no references: the initial ones
+        self.target_in = dict(state.get("target_in", self.target_in))
+        self.initial_out = state.get("initial_out", self.initial_out)
         self.gain = state["gain"]
         self.state = _restore(self.state, state["state"])
         self.rates.clear()
