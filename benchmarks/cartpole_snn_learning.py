@@ -6,7 +6,7 @@ its training episodes of a generation (or its generation budget ends); the best 
 then tested on the paper's protocol (100 episodes from env seed 42). The figure is the wall
 time of the whole command and the training episodes it used, against the paper's 80,000
 episodes (1600 iterations x 10 members x 5 episodes) per seed. ``--stdprl-seeds`` also
-times whole STDP-RL runs of the paper's length (20,000 simulated s).
+times whole STDP-RL runs of the paper's length (25,000 simulated s, the original's runs).
 
     python benchmarks/cartpole_snn_learning.py [--seeds 3] [--stdprl-seeds 0] [--set k=v ...]
         [--evolution cartpole-snn-evol-ars] [--jobs 1]
@@ -103,7 +103,7 @@ def stdp_rl(seeds: int, overrides: list[str], out: Path, jobs: int) -> None:
     lines = [
         provenance(),
         "",
-        f"`neurorl train cartpole-snn-stdprl{sets}` per seed (the paper's 20,000 simulated s), "
+        f"`neurorl train cartpole-snn-stdprl{sets}` per seed (the original's 25,000 simulated s), "
         f"{jobs} at a time; test: 100 episodes from env seed 42 with the weights of the best "
         "training average.",
         "",

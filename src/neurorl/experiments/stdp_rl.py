@@ -80,11 +80,14 @@ class Stage:
             raise ValueError("stage rate and angvel_weight must be >= 0, positive_bias > 0")
 
 
-# The original's seed runs: 500 s, 2000 s, then config3 continued to ~20,000 s in all.
+# The original's seed runs (results/seedrun_m1-2022-01-16): 500 s of config.json, 2000 s of
+# config2.json, then config3.json for 2000, 2000, 2000, 5000, 5000 and 6500 s: 25,000 s in all
+# (its best seed's episodes per process, steps_per_eps/run_1394398_normal.txt). Each process
+# was a restart (``restart_stages``); given as one stage here, as one process.
 PAPER_STAGES = (
     Stage(10_000, 3.0, 400.0, 0.04, 0.4, 1.5, 1.0),
     Stage(40_000, 5.0, 250.0, 0.002, 1.0, 2.0, 1.0),
-    Stage(350_000, 5.0, 250.0, 0.01, 1.2, 2.0, 0.9),
+    Stage(450_000, 5.0, 250.0, 0.01, 1.2, 2.0, 0.9),
 )
 
 
