@@ -233,11 +233,7 @@ class STDPRLTrainer:
             "ES->EA": self.policy.initial.es_ea.clone(),
             "EA->EM": self.policy.initial.ea_em.clone(),
         }
-        self.target_in = {
-            name: homeostasis.mean_incoming(self.weights[name], mask)
-            for name, mask in self.masks.items()
-        }
-        self.initial_out = homeostasis.mean_outgoing(self.weights["EA->EM"], self.masks["EA->EM"])
+        self._take_references()
         self.gain = torch.ones(3, device=config.device)  # EA, EM LEFT, EM RIGHT
         self.state = initial_state(network, 1, 1)
         self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
@@ -378,14 +374,20 @@ class STDPRLTrainer:
                 self.weights[name], self.masks[name], state, scales[name], rules[name], pre_scale
             )
 
-    def _restart(self) -> None:
-        """A stage's start as the original's new process: homeostasis references from the
-        current weights, gain 1, an empty rate window, a fresh network state."""
+    def _take_references(self) -> None:
+        """Homeostasis references from the current weights: each cell's mean incoming plastic
+        weight (the normalisation target) and each EA cell's mean outgoing one (output
+        balancing's baseline)."""
         self.target_in = {
             name: homeostasis.mean_incoming(self.weights[name], mask)
             for name, mask in self.masks.items()
         }
         self.initial_out = homeostasis.mean_outgoing(self.weights["EA->EM"], self.masks["EA->EM"])
+
+    def _restart(self) -> None:
+        """A stage's start as the original's new process: homeostasis references from the
+        current weights, gain 1, an empty rate window, a fresh network state."""
+        self._take_references()
         self.gain = torch.ones_like(self.gain)
         self.rates.clear()
         self.state = initial_state(self.network, 1, 1)
