@@ -21,7 +21,9 @@ from neurorl.core.conductance import (
     CellState,
     CellType,
     SynapticDrive,
+    ampa_log_factor,
     cell_parameters,
+    compose_ampa,
     initial_state,
     membrane,
     step,
@@ -138,6 +140,32 @@ def test_driving_forces_reversal_limits_and_the_clip():
     _, _, states = run(both, [drive(2, ampa=10.0)], at(both, ampa=100.0 / a))
     assert trace(states, "ampa", 0)[0].item() == pytest.approx(100.0, abs=1e-9)
     assert trace(states, "ampa", 1)[0].item() == pytest.approx(100.0 + 10 * (2 / 65), abs=1e-9)
+
+
+@pytest.mark.parametrize("start", [-20.0, 0.0, 13.0, 40.0])
+def test_composed_ampa_events_equal_intf7_adding_them_one_after_another(start):
+    """INTF7 adds each event with the driving force the ones before it left (u <- u + w (1 -
+    u / 65)); compose_ampa of the summed log factors gives the same in one step, in any order."""
+    weights = torch.tensor([6.5, 3.2, 9.7, 5.85, 12.0], dtype=F64)
+    e = cell_parameters([E_CELL], [1], 1.0, dtype=F64)
+    u = start * math.exp(-1 / 20)  # the cell's AMPA potential after this step's decay
+    one_by_one = u
+    for w in weights.flip(0).tolist():
+        one_by_one += w * (1 - one_by_one / 65)
+    composed = compose_ampa(ampa_log_factor(weights).sum())
+    _, _, states = run(e, [drive(ampa=composed.item())], at(e, ampa=start))
+    assert trace(states, "ampa")[0].item() == pytest.approx(one_by_one, abs=1e-9)
+    # below the plain sum (5 x 6.5 mV from rest: 26.6 against 32.5 mV); one event: its weight
+    five = compose_ampa(5 * ampa_log_factor(torch.tensor(6.5, dtype=F64))).item()
+    assert five == pytest.approx(65 * (1 - 0.9**5), abs=1e-12)
+    assert compose_ampa(ampa_log_factor(torch.tensor(7.25, dtype=F64))).item() == pytest.approx(
+        7.25
+    )
+    # no synapse: factor 0; w >= E_AMPA takes the cell to the reversal potential
+    assert ampa_log_factor(torch.tensor(0.0)).item() == 0.0
+    assert compose_ampa(ampa_log_factor(torch.tensor([80.0, 3.0])).sum()).item() == pytest.approx(
+        65.0, abs=1e-3
+    )
 
 
 def test_nmda_mg_unblock_grows_with_depolarisation():

@@ -43,10 +43,20 @@ Modelling choices (the cell: :mod:`neurorl.core.conductance`):
 - The state carries over from window to window and episode to episode (in the paper the
   simulation runs on through episode ends); :func:`initial_state` is a network at rest.
 
-Firing regime (untrained, the paper's parameters, random CartPole observations): EA ~6-7 Hz,
-EM ~10-12 Hz, IA ~7-9, IAL ~13-18, IM ~21-28, IML ~12-15 Hz. The paper's 5.5 and 6 Hz for EA
-and EM are the set points of its slow homeostatic gain control during training, which this
-module leaves to the learners.
+Firing regime (untrained, the paper's parameters, independent random observations per
+window): EA ~6-7 Hz, EM ~10-12 Hz, IA ~7-9, IAL ~13-18, IM ~21-28, IML ~12-15 Hz with a
+step's AMPA events summed (``ampa_events="summed"``, the default); added one after another
+as INTF7 does (``"sequential"``) EA ~5.7, EM ~6.8, IA ~3.6, IAL ~11, IM ~10, IML ~6 Hz. The
+input neurons fire in phase, so EA and EM receive volleys of coincident spikes, and summing
+them under one driving force is what made the I cells fire about twice the original's
+rates. The original's code (NEURON 8.2.7, plasticity off, 200 s of CartPole) fires EA 5.1,
+IA 2.7, IAL 7.6, EM 5.4, IM 7.4, IML 4.3 Hz; over the first 12.5 s of that run EA 5.35,
+IA 3.55, IAL 8.45, EM 6.1, IM 8.4, IML 4.9 Hz, where our step function, given that very
+network (its connection list) and its recorded ES spikes at dt = 1 ms, fires EA 5.4, IA
+4.8, IAL 9.5, EM 7.2, IM 14.7, IML 7.1 Hz summed and EA 5.2, IA 3.5, IAL 7.9, EM 5.7, IM
+7.8, IML 4.4 Hz sequential (ad hoc, 2026-12-02). The paper's 5.5 and 6 Hz for EA and EM
+are the set points of its slow homeostatic gain control during training, which this module
+leaves to the learners.
 
 Performance: call :func:`neurorl.core.configure_cpu` first (denormal floats otherwise slow
 the decaying potentials ~100x); ``run_window(..., compile="step")`` for large or changing
@@ -172,8 +182,16 @@ class CartPoleNetworkConfig:
     input_delay_ms: float = 1.0
     dt_ms: float = 1.0
     window_ms: float = 50.0
+    # a step's coincident AMPA events onto a cell: "sequential", one after another as INTF7
+    # adds them (conductance.compose_ampa), or "summed" under one driving force (before
+    # 2026-12-02: I cells ~2x and EM ~1.3x the original's rates on its own network and input)
+    ampa_events: Literal["summed", "sequential"] = "summed"
 
     def __post_init__(self) -> None:
+        if self.ampa_events not in ("summed", "sequential"):
+            raise ValueError(
+                f"ampa_events must be 'summed' or 'sequential', got {self.ampa_events!r}"
+            )
         for population, name in _SIZE_FIELDS.items():
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -261,7 +279,8 @@ class ModuleWeights(NamedTuple):
     """The fixed weights of one E/I module (cells E, I, IL in this order), fused.
 
     ``local [n_e + n_i, 2 (n_i + n_il) + n]``: the spikes of E and I onto AMPA, then NMDA of
-    the inhibitory cells (I, IL), then fast GABA of all ``n`` cells of the module;
+    the inhibitory cells (I, IL), then fast GABA of all ``n`` cells of the module (AMPA as
+    :func:`~neurorl.core.conductance.ampa_log_factor` when ``ampa_events`` is sequential);
     ``slow [n_delays n_il, n]``: the IL spikes sent ``d`` steps ago (``d`` from the longest
     slow delay down) onto slow GABA.
     """
@@ -368,6 +387,17 @@ def _draw_in_degree(
     return mask
 
 
+def _ampa_weights(weight: Tensor, sequential: bool) -> Tensor:
+    """AMPA weights (mV) as the time loop sums them: as they are, or as log factors
+    (``ampa_events="sequential"``)."""
+    return conductance.ampa_log_factor(weight) if sequential else weight
+
+
+def _ampa_drive(summed: Tensor, sequential: bool) -> Tensor:
+    """The AMPA drive of a step from the sum of :func:`_ampa_weights` of its events."""
+    return conductance.compose_ampa(summed) if sequential else summed
+
+
 def build_network(
     config: CartPoleNetworkConfig | None = None,
     generator: torch.Generator | None = None,
@@ -386,6 +416,7 @@ def build_network(
     slices = {name: slice(bounds[i], bounds[i + 1]) for i, name in enumerate(POPULATIONS)}
     soma = config.delay_steps(config.delay_ms)
     low, high = (config.delay_steps(ms) for ms in config.slow_delay_ms)
+    sequential = config.ampa_events == "sequential"
 
     connections: dict[str, Connection] = {}
     for projection in config.projections:
@@ -422,7 +453,7 @@ def build_network(
                     continue
                 if pre == e:  # AMPA and NMDA onto the inhibitory cells
                     target = slice(columns[post].start - n_e, columns[post].stop - n_e)
-                    local[rows, target] = c.weight
+                    local[rows, target] = _ampa_weights(c.weight, sequential)
                     local[rows, n_inh + target.start : n_inh + target.stop] = c.nmda
                 else:
                     target = columns[post]
@@ -533,8 +564,10 @@ def _es_drive(
         1, index.view(population, -1, 1).expand(-1, -1, weights.es_ea.shape[-1])
     )
     nmda = network.connections["ES->EA"].nmda[index]
-    rows = torch.stack([ampa.view_as(nmda), nmda], dim=-2)  # [P, B, 2 n_obs, 2, n_ea]
-    return torch.einsum("tpbk,pbkrn->tpbrn", arriving, rows)
+    sequential = config.ampa_events == "sequential"
+    rows = torch.stack([_ampa_weights(ampa.view_as(nmda), sequential), nmda], dim=-2)
+    drive = torch.einsum("tpbk,pbkrn->tpbrn", arriving, rows)  # [T, P, B, 2, n_ea]
+    return torch.stack([_ampa_drive(drive[..., 0, :], sequential), drive[..., 1, :]], dim=-2)
 
 
 class _LoopWeights(NamedTuple):
@@ -543,6 +576,7 @@ class _LoopWeights(NamedTuple):
     ea_em: Tensor  # [P, n_ea, 2 n_em]: the members' plastic AMPA, then the fixed NMDA
     modules: tuple[ModuleWeights, ...]
     starts: tuple[int, ...]  # where each module starts among the cells
+    sequential_ampa: bool  # ampa_events == "sequential": AMPA columns hold log factors
 
 
 def _substep(
@@ -564,15 +598,17 @@ def _substep(
     flat = (population * batch, -1)
     n_ea = weights.ea_em.shape[1]
     ea = arriving[..., weights.starts[0] : weights.starts[0] + n_ea]
-    feedforward = (es_drive, torch.bmm(ea, weights.ea_em).view(population, batch, 2, -1))
+    ea_em = torch.bmm(ea, weights.ea_em).view(population, batch, 2, -1)
+    sequential = weights.sequential_ampa
+    ea_em = torch.stack([_ampa_drive(ea_em[..., 0, :], sequential), ea_em[..., 1, :]], dim=-2)
     ampa, nmda, gaba, gaba_slow = [], [], [], []
     for module, start, e_drive, slow in zip(
-        weights.modules, weights.starts, feedforward, slow_arriving, strict=True
+        weights.modules, weights.starts, (es_drive, ea_em), slow_arriving, strict=True
     ):
         n_local, width = module.local.shape
         n_inh = (width - module.slow.shape[1]) // 2
         local = arriving[..., start : start + n_local].reshape(flat) @ module.local
-        ampa += [e_drive[..., 0, :].reshape(flat), local[:, :n_inh]]
+        ampa += [e_drive[..., 0, :].reshape(flat), _ampa_drive(local[:, :n_inh], sequential)]
         nmda += [e_drive[..., 1, :].reshape(flat), local[:, n_inh : 2 * n_inh]]
         gaba.append(local[:, 2 * n_inh :])
         gaba_slow.append(slow.reshape(flat) @ module.slow)
@@ -686,10 +722,12 @@ def run_window(
         history[:, :, :depth] = state.history[..., cells[il]].permute(1, 2, 0, 3)
         slow_history.append(history)
     ea_em_nmda = network.connections["EA->EM"].nmda.expand(population, -1, -1)
+    sequential = config.ampa_events == "sequential"
     loop_weights = _LoopWeights(
-        torch.cat([weights.ea_em, ea_em_nmda], dim=-1),
+        torch.cat([_ampa_weights(weights.ea_em, sequential), ea_em_nmda], dim=-1),
         network.modules,
         tuple(cells[e].start for e, _, _ in MODULES),
+        sequential,
     )
     fixed = (
         loop_weights,
