@@ -46,12 +46,11 @@ decays its states analytically, adds the jump scaled by the driving force ``(1 -
   ~2x and its EM cells ~1.3x the original's (:mod:`neurorl.nets.cartpole_network`).
 - Simplified: NMDA and GABA events of one step share one driving force, and the threshold
   is tested once per step, on the path from ``V_before`` to ``V``: a spike fires when ``V``
-  ends above
-  threshold and the path was not entirely above the block. (INTF7 tests after each event, so
-  a volley of simultaneous inputs that overshoots the block still fires at the event that
-  crosses threshold.) A single jump wider than the band ``block - threshold`` (15 mV for E
-  cells) from below threshold would fire here and be blocked in INTF7; the paper's weights
-  stay below that.
+  ends above threshold and the path was not entirely above the block. (INTF7 tests after
+  each event, so a volley of simultaneous inputs that overshoots the block still fires at
+  the event that crosses threshold.) A single jump wider than the band ``block - threshold``
+  (15 mV for E cells) from below threshold would fire here and be blocked in INTF7; the
+  paper's weights stay below that.
 - The absolute refractory period is rounded to whole steps (half-way rounds up): 5 ms is 5
   steps at dt = 1 ms and 2.5 ms is 3, as in INTF7 where the inputs arrive on a 1-ms grid.
 - There is no reset: as in INTF7, a spike leaves the synaptic potentials alone; the AHP and

@@ -183,8 +183,8 @@ class CartPoleNetworkConfig:
     dt_ms: float = 1.0
     window_ms: float = 50.0
     # a step's coincident AMPA events onto a cell: "sequential", one after another as INTF7
-    # adds them (conductance.compose_ampa), or "summed" under one driving force (before
-    # 2026-12-02: I cells ~2x and EM ~1.3x the original's rates on its own network and input)
+    # adds them (conductance.compose_ampa), or "summed" under one driving force (the default,
+    # every trained figure's; its I cells fire ~2x and EM ~1.3x the original's rates)
     ampa_events: Literal["summed", "sequential"] = "summed"
 
     def __post_init__(self) -> None:
