@@ -43,7 +43,7 @@ decays its states analytically, adds the jump scaled by the driving force ``(1 -
   weights, which lets a volley of k coincident inputs of w mV jump by k w instead of
   ``E_AMPA (1 - (1 - w / E_AMPA)^k)`` (5 x 6.5 mV: 32.5 against 26.6 mV). The network is
   made of such volleys (its input neurons fire in phase), and the sum made its I cells fire
-  ~2x and its EM cells ~1.3x the original's (:mod:`neurorl.nets.cartpole_network`).
+  1.9-2.8x and its EM cells 1.8x the original's (:mod:`neurorl.nets.cartpole_network`).
 - Simplified: NMDA and GABA events of one step share one driving force, and the threshold
   is tested once per step, on the path from ``V_before`` to ``V``: a spike fires when ``V``
   ends above threshold and the path was not entirely above the block. (INTF7 tests after

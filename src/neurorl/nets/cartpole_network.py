@@ -48,13 +48,13 @@ window): EA ~6-7 Hz, EM ~10-12 Hz, IA ~7-9, IAL ~13-18, IM ~21-28, IML ~12-15 Hz
 step's AMPA events summed (``ampa_events="summed"``, the default); added one after another
 as INTF7 does (``"sequential"``) EA ~5.7, EM ~6.8, IA ~3.6, IAL ~11, IM ~10, IML ~6 Hz. The
 input neurons fire in phase, so EA and EM receive volleys of coincident spikes, and summing
-them under one driving force is what made the I cells fire about twice the original's
-rates. The original's code (NEURON 8.2.7, plasticity off, 200 s of CartPole) fires EA 5.1,
-IA 2.7, IAL 7.6, EM 5.4, IM 7.4, IML 4.3 Hz; over the first 12.5 s of that run EA 5.35,
-IA 3.55, IAL 8.45, EM 6.1, IM 8.4, IML 4.9 Hz, where our step function, given that very
-network (its connection list) and its recorded ES spikes at dt = 1 ms, fires EA 5.4, IA
-4.8, IAL 9.5, EM 7.2, IM 14.7, IML 7.1 Hz summed and EA 5.2, IA 3.5, IAL 7.9, EM 5.7, IM
-7.8, IML 4.4 Hz sequential (ad hoc, 2026-12-02). The paper's 5.5 and 6 Hz for EA and EM
+them under one driving force is what made the I cells fire two to three times the
+original's rates. The original's code (NEURON 8.2.7, plasticity off, 200 s of CartPole)
+fires EA 5.1, IA 2.7, IAL 7.6, EM 5.4, IM 7.4, IML 4.3 Hz; over the first 12.5 s of that
+run EA 5.35, IA 3.55, IAL 8.45, EM 6.1, IM 8.4, IML 4.9 Hz, where our step function, given
+that very network (its connection list) and its recorded ES spikes at dt = 1 ms, fires EA
+5.4, IA 4.8, IAL 9.5, EM 7.2, IM 14.7, IML 7.1 Hz summed and EA 5.2, IA 3.5, IAL 7.9, EM
+5.7, IM 7.8, IML 4.4 Hz sequential (ad hoc, 2026-12-02). The paper's 5.5 and 6 Hz for EA and EM
 are the set points of its slow homeostatic gain control during training, which this module
 leaves to the learners.
 
@@ -184,7 +184,7 @@ class CartPoleNetworkConfig:
     window_ms: float = 50.0
     # a step's coincident AMPA events onto a cell: "sequential", one after another as INTF7
     # adds them (conductance.compose_ampa), or "summed" under one driving force (the default,
-    # every trained figure's; its I cells fire ~2x and EM ~1.3x the original's rates)
+    # every trained figure's; its I cells fire 1.9-2.8x and EM 1.8x the original's rates)
     ampa_events: Literal["summed", "sequential"] = "summed"
 
     def __post_init__(self) -> None:
