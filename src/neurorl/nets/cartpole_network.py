@@ -249,6 +249,11 @@ class CartPoleNetworkConfig:
         return int(0.5 + projection.p * self.size(projection.pre))  # NetPyNE's prob2conv
 
     @property
+    def sequential_ampa(self) -> bool:
+        """A step's AMPA events are added one after another (``ampa_events``)."""
+        return self.ampa_events == "sequential"
+
+    @property
     def steps(self) -> int:
         """Simulation steps per window."""
         return round(self.window_ms / self.dt_ms)
@@ -398,6 +403,14 @@ def _ampa_drive(summed: Tensor, sequential: bool) -> Tensor:
     return conductance.compose_ampa(summed) if sequential else summed
 
 
+def _feedforward_drive(summed: Tensor, sequential: bool) -> Tensor:
+    """AMPA and NMDA drive ``[..., 2, n]`` from their summed weights ``[..., 2, n]``: the
+    AMPA row through :func:`_ampa_drive` (no copy when summed)."""
+    if not sequential:
+        return summed
+    return torch.stack([_ampa_drive(summed[..., 0, :], True), summed[..., 1, :]], dim=-2)
+
+
 def build_network(
     config: CartPoleNetworkConfig | None = None,
     generator: torch.Generator | None = None,
@@ -416,7 +429,7 @@ def build_network(
     slices = {name: slice(bounds[i], bounds[i + 1]) for i, name in enumerate(POPULATIONS)}
     soma = config.delay_steps(config.delay_ms)
     low, high = (config.delay_steps(ms) for ms in config.slow_delay_ms)
-    sequential = config.ampa_events == "sequential"
+    sequential = config.sequential_ampa
 
     connections: dict[str, Connection] = {}
     for projection in config.projections:
@@ -564,10 +577,9 @@ def _es_drive(
         1, index.view(population, -1, 1).expand(-1, -1, weights.es_ea.shape[-1])
     )
     nmda = network.connections["ES->EA"].nmda[index]
-    sequential = config.ampa_events == "sequential"
+    sequential = config.sequential_ampa
     rows = torch.stack([_ampa_weights(ampa.view_as(nmda), sequential), nmda], dim=-2)
-    drive = torch.einsum("tpbk,pbkrn->tpbrn", arriving, rows)  # [T, P, B, 2, n_ea]
-    return torch.stack([_ampa_drive(drive[..., 0, :], sequential), drive[..., 1, :]], dim=-2)
+    return _feedforward_drive(torch.einsum("tpbk,pbkrn->tpbrn", arriving, rows), sequential)
 
 
 class _LoopWeights(NamedTuple):
@@ -598,9 +610,9 @@ def _substep(
     flat = (population * batch, -1)
     n_ea = weights.ea_em.shape[1]
     ea = arriving[..., weights.starts[0] : weights.starts[0] + n_ea]
-    ea_em = torch.bmm(ea, weights.ea_em).view(population, batch, 2, -1)
     sequential = weights.sequential_ampa
-    ea_em = torch.stack([_ampa_drive(ea_em[..., 0, :], sequential), ea_em[..., 1, :]], dim=-2)
+    ea_em = torch.bmm(ea, weights.ea_em).view(population, batch, 2, -1)
+    ea_em = _feedforward_drive(ea_em, sequential)
     ampa, nmda, gaba, gaba_slow = [], [], [], []
     for module, start, e_drive, slow in zip(
         weights.modules, weights.starts, (es_drive, ea_em), slow_arriving, strict=True
@@ -722,7 +734,7 @@ def run_window(
         history[:, :, :depth] = state.history[..., cells[il]].permute(1, 2, 0, 3)
         slow_history.append(history)
     ea_em_nmda = network.connections["EA->EM"].nmda.expand(population, -1, -1)
-    sequential = config.ampa_events == "sequential"
+    sequential = config.sequential_ampa
     loop_weights = _LoopWeights(
         torch.cat([_ampa_weights(weights.ea_em, sequential), ea_em_nmda], dim=-1),
         network.modules,
