@@ -614,18 +614,18 @@ def test_sequential_ampa_events_give_the_original_firing_regime():
 
 def test_finer_time_steps_give_the_same_population_rates():
     """The docstring: dt = 0.5 and 0.25 ms give population rates within ~5% of dt = 1 ms
-    (the brief: ~10%); checked at 10% for every population."""
+    (the brief: ~10%), checked at 10% for every population; dt = 2 ms within ~11%, at 15%."""
     generator = torch.Generator().manual_seed(12)
     observations = torch.stack([iid_observations(2, 6, generator) for _ in range(40)])
     rates = {}
-    for dt in (1.0, 0.5, 0.25):
+    for dt in (1.0, 0.5, 0.25, 2.0):
         network = build_network(CartPoleNetworkConfig(dt_ms=dt), torch.Generator().manual_seed(0))
         weights = network.init_weights(2, torch.Generator().manual_seed(13))
         spikes, _, _ = simulate(network, weights, observations)
         rates[dt] = population_rates(network, spikes)
-    for dt in (0.5, 0.25):
+    for dt, tolerance in ((0.5, 0.10), (0.25, 0.10), (2.0, 0.15)):
         for name in POPULATIONS:
-            assert rates[dt][name] == pytest.approx(rates[1.0][name], rel=0.10), (dt, name, rates)
+            assert rates[dt][name] == pytest.approx(rates[1.0][name], rel=tolerance), (dt, name)
 
 
 # --- configuration --------------------------------------------------------------------------
