@@ -9,7 +9,7 @@ episodes (1600 iterations x 10 members x 5 episodes) per seed. ``--stdprl-seeds`
 times whole STDP-RL runs of the paper's length (25,000 simulated s, the original's runs).
 
     python benchmarks/cartpole_snn_learning.py [--seeds 3] [--stdprl-seeds 0] [--set k=v ...]
-        [--evolution cartpole-snn-evol-ars] [--jobs 1]
+        [--evolution cartpole-snn-evol-ars] [--stdprl cartpole-snn-stdprl-ea-em] [--jobs 1]
 
 ``--jobs N`` trains N seeds at a time (one process and torch thread each); the table is
 rewritten in BENCHMARKS.md as each seed's row comes in.
@@ -53,6 +53,9 @@ def main() -> None:
         "--evolution", default="cartpole-snn-evol", help="the evolution experiment to run"
     )
     parser.add_argument("--stdprl-seeds", type=int, default=0, help="STDP-RL seeds 0..N-1")
+    parser.add_argument(
+        "--stdprl", default="cartpole-snn-stdprl", help="the STDP-RL experiment to run"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
@@ -60,7 +63,7 @@ def main() -> None:
     if args.seeds:
         evolution(args.evolution, args.seeds, args.overrides, args.out, args.jobs)
     if args.stdprl_seeds:
-        stdp_rl(args.stdprl_seeds, args.overrides, args.out, args.jobs)
+        stdp_rl(args.stdprl, args.stdprl_seeds, args.overrides, args.out, args.jobs)
 
 
 def train_seeds(
@@ -98,12 +101,12 @@ def evolution(name: str, seeds: int, extra: list[str], out: Path, jobs: int) -> 
         report(title, [*lines, "", summary])
 
 
-def stdp_rl(seeds: int, overrides: list[str], out: Path, jobs: int) -> None:
+def stdp_rl(name: str, seeds: int, overrides: list[str], out: Path, jobs: int) -> None:
     sets = "".join(f" --set {override}" for override in overrides)
     lines = [
         provenance(),
         "",
-        f"`neurorl train cartpole-snn-stdprl{sets}` per seed (the original's 25,000 simulated s), "
+        f"`neurorl train {name}{sets}` per seed (the original's 25,000 simulated s), "
         f"{jobs} at a time; test: 100 episodes from env seed 42 with the weights of the best "
         "training average.",
         "",
@@ -112,7 +115,7 @@ def stdp_rl(seeds: int, overrides: list[str], out: Path, jobs: int) -> None:
         "|---|---|---|---|---|",
     ]
     best = []
-    for seed, results, wall in train_seeds("cartpole-snn-stdprl", seeds, overrides, out, jobs):
+    for seed, results, wall in train_seeds(name, seeds, overrides, out, jobs):
         best.append(results["train"]["best_score"])
         lines.append(
             f"| {seed} | {results['eval']['mean_return']:.1f} | {best[-1]:.1f} | "
@@ -122,7 +125,7 @@ def stdp_rl(seeds: int, overrides: list[str], out: Path, jobs: int) -> None:
             f"Best 100-episode training average over {len(best)} seeds: mean "
             f"{sum(best) / len(best):.1f}, best {max(best):.1f} (the paper, 10 seeds: 115.7, 157)."
         )
-        report("Haşegan 2022 network: STDP-RL", [*lines, "", summary])
+        report(f"Haşegan 2022 network: STDP-RL, {name}", [*lines, "", summary])
 
 
 def report(title: str, lines: list[str]) -> None:

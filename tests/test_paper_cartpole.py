@@ -47,7 +47,7 @@ def _trainer(name: str, **overrides: str):
 
 def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     trainer = _trainer(
-        "cartpole-snn-stdprl", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
+        "cartpole-snn-stdprl-ea-em", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
     )
     before = {name: w.clone() for name, w in trainer.weights.items()}
     trainer.train_step()
@@ -58,7 +58,7 @@ def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     assert trainer.params().shape == (1800,)
 
     twin = _trainer(
-        "cartpole-snn-stdprl", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
+        "cartpole-snn-stdprl-ea-em", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
     )
     twin.load_state_dict(trainer.state_dict())
     assert trainer.train_step() == twin.train_step()
@@ -168,8 +168,10 @@ def test_stdp_rl_validation_picks_by_its_own_episodes_and_leaves_training_unchan
     assert twin.validation_env_steps == validated.validation_env_steps
 
 
-def test_stdp_rl_es_ea_variant_trains_both_projections():
-    trainer = _trainer("cartpole-snn-stdprl-es-ea", stages=SHORT, **EAGER)
+def test_stdp_rl_default_trains_both_projections():
+    # runs saved under the rule's former name open as the default
+    assert get_experiment("cartpole-snn-stdprl-es-ea") is get_experiment("cartpole-snn-stdprl")
+    trainer = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER)
     before = trainer.weights["ES->EA"].clone()
     while not trainer.finished():
         trainer.train_step()

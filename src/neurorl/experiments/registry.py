@@ -276,21 +276,24 @@ EXPERIMENTS: dict[str, Experiment] = {
         ),
         Experiment(
             "cartpole-snn-stdprl",
-            "Haşegan 2022 network trained online by STDP-RL on EA->EM (binary tags, targeted "
-            "reward, the paper's 3-stage schedule)",
+            "Haşegan 2022 network trained online by STDP-RL on ES->EA and EA->EM (the paper's "
+            "variant: binary tags, targeted reward, ES->EA reward x 0.8, the 3-stage schedule)",
+            lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(plastic="es_ea_em")),
+            STDPRLTrainer,
+        ),
+        Experiment(
+            "cartpole-snn-stdprl-ea-em",
+            "the same with only EA->EM plastic (the paper's headline rule)",
             STDPRLConfig,
             STDPRLTrainer,
         ),
         Experiment(
             "cartpole-snn-stdprl-trace",
-            "the same with exponential eligibility traces (Izhikevich 2007 / MSTDPET)",
-            lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(eligibility="trace")),
-            STDPRLTrainer,
-        ),
-        Experiment(
-            "cartpole-snn-stdprl-es-ea",
-            "the same with ES->EA plastic too (reward x 0.8)",
-            lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(plastic="es_ea_em")),
+            "cartpole-snn-stdprl with exponential eligibility traces (Izhikevich 2007 / MSTDPET)",
+            lambda: _replace(
+                STDPRLConfig(),
+                plasticity=PlasticityConfig(plastic="es_ea_em", eligibility="trace"),
+            ),
             STDPRLTrainer,
         ),
         *_deep_rl_experiments(),
@@ -298,8 +301,14 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
+RENAMED = {"cartpole-snn-stdprl-es-ea": "cartpole-snn-stdprl"}
+"""Former names (runs saved under them still open): the ES->EA->EM rule became the default
+STDP-RL experiment on 2026-12-03."""
+
+
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``; an unknown name suggests the closest one."""
+    name = RENAMED.get(name, name)
     if name in EXPERIMENTS:
         return EXPERIMENTS[name]
     close = difflib.get_close_matches(name, list(EXPERIMENTS), n=1, cutoff=0.4)
