@@ -108,6 +108,11 @@ def _paper_evolution(es: ESConfig, train: TrainConfig, **net: Any) -> Callable[[
     )
 
 
+def _stdp_rl(**plasticity: Any) -> Callable[[], Any]:
+    """STDP-RL on the paper network with some plasticity keys set."""
+    return lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(**plasticity))
+
+
 # Akl et al. 2023 (shared/design/papers/akl2023.md): the same layers as an SNN or an ANN.
 # DQN: CartPole 4-64-64-2, T 3, alpha = beta = 0.5, threshold 0.2 (DeepNetConfig's
 # defaults); Acrobot 6-256-256-3, alpha = beta = 0.8, threshold 1.0.
@@ -278,7 +283,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "cartpole-snn-stdprl",
             "Haşegan 2022 network trained online by STDP-RL on ES->EA and EA->EM (the paper's "
             "variant: binary tags, targeted reward, ES->EA reward x 0.8, the 3-stage schedule)",
-            lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(plastic="es_ea_em")),
+            _stdp_rl(plastic="es_ea_em"),
             STDPRLTrainer,
         ),
         Experiment(
@@ -290,10 +295,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "cartpole-snn-stdprl-trace",
             "cartpole-snn-stdprl with exponential eligibility traces (Izhikevich 2007 / MSTDPET)",
-            lambda: _replace(
-                STDPRLConfig(),
-                plasticity=PlasticityConfig(plastic="es_ea_em", eligibility="trace"),
-            ),
+            _stdp_rl(plastic="es_ea_em", eligibility="trace"),
             STDPRLTrainer,
         ),
         *_deep_rl_experiments(),
