@@ -79,6 +79,22 @@ def make_neurorl(weight: torch.Tensor, bias: torch.Tensor) -> Runner:
     return run
 
 
+def _peer_runner(simulate: Callable[[Tensor], Tensor], module: nn.Module) -> Runner:
+    """A peer's :data:`Runner`: its spikes ``simulate(x) [T, B, N]`` summed, with a backward
+    pass through ``module``'s weights when training."""
+
+    def run(x: Tensor, train: bool) -> float:
+        if not train:
+            with torch.no_grad():
+                return float(simulate(x).sum())
+        loss = simulate(x).sum()
+        loss.backward()
+        module.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    return run
+
+
 def make_snntorch(weight: torch.Tensor, bias: torch.Tensor) -> Runner:
     import snntorch as snn
     from snntorch import surrogate
@@ -103,16 +119,7 @@ def make_snntorch(weight: torch.Tensor, bias: torch.Tensor) -> Runner:
             spikes.append(spk)
         return torch.stack(spikes)
 
-    def run(x: torch.Tensor, train: bool) -> float:
-        if not train:
-            with torch.no_grad():
-                return float(simulate(x).sum())
-        loss = simulate(x).sum()
-        loss.backward()
-        fc.zero_grad(set_to_none=True)
-        return float(loss.detach())
-
-    return run
+    return _peer_runner(simulate, fc)
 
 
 def make_norse(weight: torch.Tensor, bias: torch.Tensor) -> Runner:
@@ -144,16 +151,7 @@ def make_norse(weight: torch.Tensor, bias: torch.Tensor) -> Runner:
             spikes.append(z)
         return torch.stack(spikes)
 
-    def run(x: torch.Tensor, train: bool) -> float:
-        if not train:
-            with torch.no_grad():
-                return float(simulate(x).sum())
-        loss = simulate(x).sum()
-        loss.backward()
-        fc.zero_grad(set_to_none=True)
-        return float(loss.detach())
-
-    return run
+    return _peer_runner(simulate, fc)
 
 
 def versions() -> dict[str, str]:
