@@ -1,5 +1,6 @@
 """The Haşegan et al. 2022 experiments: critic, STDP-RL trainer, evolution of the same network."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,7 @@ from neurorl.experiments import evolution
 from neurorl.experiments.checkpoint import load_checkpoint, save_checkpoint
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward, stdp_config
-from neurorl.learn.rollout import run_episodes
+from neurorl.learn.rollout import FirstEpisodes, run_episodes
 from neurorl.learn.stdp import stdp_init
 from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
@@ -234,6 +235,31 @@ def test_common_starts_give_every_member_the_same_initial_states():
     assert (same.returns[0] == same.returns[1]).all()
     assert same.returns[0, 0] != same.returns[0, 1]  # a member's own episodes differ
     assert trainer.train_step()["episodes"] == 2 * 2 + 4
+
+
+def test_first_episodes_play_each_seed_once_and_step_only_running_envs():
+    """FirstEpisodes starts each env from its seed as a sync vector env does, ends each at its
+    own time limit, and leaves a finished env alone (its observation stays, no reward)."""
+    seeds, limits = [3, 4, 3], [500, 5, 500]
+    envs = FirstEpisodes("CartPole-v1", seeds, limits)
+    sync = gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="sync")
+    obs, _ = envs.reset()
+    assert (obs == sync.reset(seed=seeds)[0]).all() and (obs[0] == obs[2]).all()
+    actions, lengths, returns = np.array([0, 0, 1]), np.zeros(3, dtype=int), np.zeros(3)
+    while envs.running.any():
+        running, before = envs.running.copy(), obs
+        obs, reward, terminated, truncated, _ = envs.step(actions)
+        assert (obs[~running] == before[~running]).all() and (reward[~running] == 0).all()
+        assert not (terminated | truncated)[~running].any()
+        lengths += running
+        returns += reward
+    assert lengths[1] == 5 and (returns == lengths).all()
+    assert lengths[0] != lengths[2]  # the same start, other actions
+    for i, (seed, action) in enumerate(zip(seeds, actions, strict=True)):
+        env = gym.make("CartPole-v1")
+        env.reset(seed=seed)
+        alone = next(t for t in range(1, 501) if any(env.step(action)[2:4]))
+        assert lengths[i] == min(alone, limits[i])
 
 
 def test_members_replay_the_starts_that_the_centre_fell_short_on(monkeypatch, tmp_path):

@@ -55,8 +55,7 @@ def record_episodes(
     try:
         obs, _ = env.reset(seed=env_seed)
         params = params[None].to(policy.initial.ea_em.device)
-        weights = policy.weights(params)
-        state = policy.start(params, episodes)
+        state, weights = policy.start(params, episodes)
         alive = np.ones(episodes, dtype=bool)
         actions = np.zeros((episodes, 3), dtype=np.int64)
         returns = np.zeros(episodes)

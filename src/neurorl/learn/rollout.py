@@ -7,8 +7,9 @@ a finished episode's row leaves the batch. The initial states come from one seed
 envs together (drawn by the env's own vector implementation, e.g. CartPole's: all
 different), or from one seed per env (e.g. the same seeds for every member: common random
 numbers, so that members differ by their parameters, not by their luck). Each env counts its
-first episode only: after it ends, the vector env's next-step autoreset still runs but its
-rewards are masked out.
+first episode only: with one seed, the vector env's next-step autoreset still runs after it
+ends but its rewards are masked out; with one seed per env (:class:`FirstEpisodes`), a
+finished env is not stepped again.
 """
 
 from __future__ import annotations
@@ -25,20 +26,60 @@ from neurorl.envs import env_spaces
 from neurorl.nets.policies import BatchedPolicy
 
 
+def _time_limit(max_episode_steps: int | None) -> dict[str, int]:
+    return {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+
+
 def make_vector_env(
-    env_id: str, num_envs: int, max_episode_steps: int | None = None, sync: bool = False
+    env_id: str, num_envs: int, max_episode_steps: int | None = None
 ) -> gym.vector.VectorEnv:
-    """A vectorised env: the env's own vector implementation when it has one (unless
-    ``sync``: one env per seed), else sync; ``max_episode_steps`` replaces its time limit."""
-    limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
-    if not sync:
-        try:
-            return gym.make_vec(
-                env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **limit
-            )
-        except (gym.error.Error, ValueError, TypeError):
-            pass
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
+    """A vectorised env: the env's own vector implementation when it has one, else sync;
+    ``max_episode_steps`` replaces its time limit."""
+    limit = _time_limit(max_episode_steps)
+    try:
+        return gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **limit
+        )
+    except (gym.error.Error, ValueError, TypeError):
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **limit)
+
+
+class FirstEpisodes:
+    """One env per seed (``max_episode_steps``: each env's time limit in place of the env's
+    own), each playing its first episode only: ``step`` steps the envs whose
+    episode still runs (a finished one returns its last observation, reward 0 and no end
+    again), so a rollout's long last episodes do not pay for the finished ones, as a sync
+    vector env's autoresets would. ``reset`` and ``step`` return batched arrays as a vector
+    env does."""
+
+    def __init__(
+        self, env_id: str, seeds: Sequence[int], max_episode_steps: Sequence[int] | None = None
+    ):
+        limits = [None] * len(seeds) if max_episode_steps is None else max_episode_steps
+        self.envs = [gym.make(env_id, **_time_limit(limit)) for limit in limits]
+        self.seeds = [int(seed) for seed in seeds]
+        self.running = np.ones(len(seeds), dtype=bool)
+        self.obs: np.ndarray | None = None
+
+    def reset(self) -> tuple[np.ndarray, dict]:
+        self.obs = np.stack(
+            [env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds, strict=True)]
+        )
+        self.running[:] = True
+        return self.obs.copy(), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        reward = np.zeros(len(self.envs))
+        terminated = np.zeros(len(self.envs), dtype=bool)
+        truncated = np.zeros(len(self.envs), dtype=bool)
+        for i in np.flatnonzero(self.running):
+            self.obs[i], reward[i], terminated[i], truncated[i], _ = self.envs[i].step(actions[i])
+        self.running &= ~(terminated | truncated)
+        return self.obs.copy(), reward, terminated, truncated, {}
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
 
 
 @dataclass
@@ -76,10 +117,12 @@ def run_episodes(
     if per_env_seeds:
         if len(seed) != num_envs:
             raise ValueError(f"{len(seed)} seeds for {num_envs} envs")
-        seed = list(seed)
-    env = make_vector_env(env_id, num_envs, longest, sync=per_env_seeds)
-    try:
+        env = FirstEpisodes(env_id, seed, None if limits is None else limits.tolist())
+        obs, _ = env.reset()
+    else:
+        env = make_vector_env(env_id, num_envs, longest)
         obs, _ = env.reset(seed=seed)
+    try:
         returns = np.zeros(num_envs)
         lengths = np.zeros(num_envs, dtype=np.int64)
         alive = np.ones(num_envs, dtype=bool)

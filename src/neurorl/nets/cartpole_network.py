@@ -315,9 +315,11 @@ class NetworkState(NamedTuple):
 
 class WindowOutput(NamedTuple):
     """counts ``[P, B, n_em]``: EM spikes in the window (LEFT = first half, RIGHT = second
-    half); spikes ``[T, P, B, 200]`` in :data:`POPULATIONS` order when recorded, else None."""
+    half); total ``[P, B]``: the spikes of all 200 neurons in the window; spikes ``[T, P, B,
+    200]`` in :data:`POPULATIONS` order when recorded, else None."""
 
     counts: Tensor
+    total: Tensor
     state: NetworkState
     spikes: Tensor | None
 
@@ -762,11 +764,12 @@ def run_window(
         cell_state = loop(es_drive, spikes, tuple(slow_history), cell_state, *fixed)
 
     counts = spikes[depth:, ..., cells["EM"]].sum(0)
+    total = spikes[depth:].sum((0, -1)) + input_spikes.sum((0, -1))
     new_state = NetworkState(
         cell_state, spikes[steps:].clone(), neuron, next_phase, input_spikes[steps - soma :]
     )
     if not record:
-        return WindowOutput(counts, new_state, None)
+        return WindowOutput(counts, total, new_state, None)
     sensory = input_spikes.new_zeros(steps, population, batch, n_es)
     sensory.scatter_(-1, neuron.expand(steps, -1, -1, -1), input_spikes)
-    return WindowOutput(counts, new_state, torch.cat([sensory, spikes[depth:]], dim=-1))
+    return WindowOutput(counts, total, new_state, torch.cat([sensory, spikes[depth:]], dim=-1))

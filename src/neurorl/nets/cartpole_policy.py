@@ -14,7 +14,7 @@ is the EM half (LEFT, RIGHT) with more spikes, a tie or silence being an unknown
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import nir
 import numpy as np
@@ -83,6 +83,13 @@ class PaperNetworkPolicyConfig:
         )
 
 
+class PaperNetworkState(NamedTuple):
+    """The members' networks between two decisions and their dense plastic weights."""
+
+    network: NetworkState
+    weights: PlasticWeights
+
+
 @dataclass(frozen=True, eq=False)
 class PaperNetworkPolicy:
     """See the module docstring; ``initial`` holds the untrained plastic weights ``[1, ...]``."""
@@ -116,21 +123,26 @@ class PaperNetworkPolicy:
             flat = torch.cat([fixed.to(flat).expand(len(flat), -1), flat], dim=1)
         return self.network.unflatten(flat)
 
-    def start(self, params: Tensor, batch: int) -> NetworkState:
-        return initial_state(self.network, len(params), batch)
+    def start(self, params: Tensor, batch: int) -> PaperNetworkState:
+        """Every member's network at rest, and its dense weights, built once for the
+        episodes that follow (``act`` uses them: ``params`` stay fixed until the next
+        ``start``)."""
+        return PaperNetworkState(
+            initial_state(self.network, len(params), batch), self.weights(params)
+        )
 
-    def select(self, state: NetworkState, members: Tensor) -> NetworkState:
-        return select_members(state, members)
+    def select(self, state: PaperNetworkState, members: Tensor) -> PaperNetworkState:
+        weights = PlasticWeights(*(w[members] for w in state.weights))
+        return PaperNetworkState(select_members(state.network, members), weights)
 
     def act(
-        self, obs: Tensor, params: Tensor, state: NetworkState, generator: torch.Generator
-    ) -> tuple[PolicyOutput, NetworkState]:
-        weights = self.weights(params)
+        self, obs: Tensor, params: Tensor, state: PaperNetworkState, generator: torch.Generator
+    ) -> tuple[PolicyOutput, PaperNetworkState]:
         rows = obs.shape[0] * obs.shape[1]
         compile = "off" if not self.compile else "chunk" if rows <= CHUNK_MAX_ROWS else "step"
-        output = run_window(obs, state, self.network, weights, record=True, compile=compile)
+        output = run_window(obs, state.network, self.network, state.weights, compile=compile)
         actions, undecided = spike_count_vote(output.counts, 2, self.tie, generator)
-        return PolicyOutput(actions, undecided, output.spikes.sum((0, -1))), output.state
+        return PolicyOutput(actions, undecided, output.total), state._replace(network=output.state)
 
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         raise NotExportableError(
