@@ -241,9 +241,9 @@ def test_first_episodes_play_each_seed_once_and_step_only_running_envs():
     """FirstEpisodes starts each env from its seed as a sync vector env does, ends each at its
     own time limit, and leaves a finished env alone (its observation stays, no reward)."""
     seeds, limits = [3, 4, 3], [500, 5, 500]
-    envs = FirstEpisodes("CartPole-v1", seeds, limits)
+    envs = FirstEpisodes("CartPole-v1", 3, limits)
     sync = gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="sync")
-    obs, _ = envs.reset()
+    obs, _ = envs.reset(seed=seeds)
     assert (obs == sync.reset(seed=seeds)[0]).all() and (obs[0] == obs[2]).all()
     actions, lengths, returns = np.array([0, 0, 1]), np.zeros(3, dtype=int), np.zeros(3)
     while envs.running.any():

@@ -45,26 +45,26 @@ def make_vector_env(
 
 
 class FirstEpisodes:
-    """One env per seed (``max_episode_steps``: each env's time limit in place of the env's
-    own), each playing its first episode only: ``step`` steps the envs whose
-    episode still runs (a finished one returns its last observation, reward 0 and no end
-    again), so a rollout's long last episodes do not pay for the finished ones, as a sync
-    vector env's autoresets would. ``reset`` and ``step`` return batched arrays as a vector
-    env does."""
+    """``num_envs`` envs (``max_episode_steps``: each env's time limit in place of the env's
+    own), each playing its first episode only, from one seed per env (``reset(seed=[...])``,
+    as a sync vector env takes them): ``step`` steps the envs whose episode still runs (a
+    finished one returns its last observation, reward 0 and no end again), so a rollout's
+    long last episodes do not pay for the finished ones, as a sync vector env's autoresets
+    would. ``reset`` and ``step`` return batched arrays as a vector env does."""
 
-    def __init__(
-        self, env_id: str, seeds: Sequence[int], max_episode_steps: Sequence[int] | None = None
-    ):
-        limits = [None] * len(seeds) if max_episode_steps is None else max_episode_steps
+    def __init__(self, env_id: str, num_envs: int, max_episode_steps: Sequence[int] | None = None):
+        limits = [None] * num_envs if max_episode_steps is None else max_episode_steps
+        if len(limits) != num_envs:
+            raise ValueError(f"{len(limits)} time limits for {num_envs} envs")
         self.envs = [gym.make(env_id, **_time_limit(limit)) for limit in limits]
-        self.seeds = [int(seed) for seed in seeds]
-        self.running = np.ones(len(seeds), dtype=bool)
+        self.running = np.ones(num_envs, dtype=bool)
         self.obs: np.ndarray | None = None
 
-    def reset(self) -> tuple[np.ndarray, dict]:
-        self.obs = np.stack(
-            [env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds, strict=True)]
-        )
+    def reset(self, seed: Sequence[int]) -> tuple[np.ndarray, dict]:
+        if len(seed) != len(self.envs):
+            raise ValueError(f"{len(seed)} seeds for {len(self.envs)} envs")
+        starts = [env.reset(seed=int(s))[0] for env, s in zip(self.envs, seed, strict=True)]
+        self.obs = np.stack(starts)
         self.running[:] = True
         return self.obs.copy(), {}
 
@@ -115,14 +115,11 @@ def run_episodes(
     longest = None if limits is None else int(limits.max())
     per_env_seeds = not isinstance(seed, int | np.integer)
     if per_env_seeds:
-        if len(seed) != num_envs:
-            raise ValueError(f"{len(seed)} seeds for {num_envs} envs")
-        env = FirstEpisodes(env_id, seed, None if limits is None else limits.tolist())
-        obs, _ = env.reset()
+        env = FirstEpisodes(env_id, num_envs, None if limits is None else limits.tolist())
     else:
         env = make_vector_env(env_id, num_envs, longest)
-        obs, _ = env.reset(seed=seed)
     try:
+        obs, _ = env.reset(seed=seed)
         returns = np.zeros(num_envs)
         lengths = np.zeros(num_envs, dtype=np.int64)
         alive = np.ones(num_envs, dtype=bool)
