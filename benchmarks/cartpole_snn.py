@@ -22,7 +22,6 @@ from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
 from neurorl.nets.cartpole_network import (
-    CHUNK_STEPS,
     CompileMode,
     build_network,
     initial_state,
@@ -36,8 +35,8 @@ def windows_per_second(
     population: int, batch: int, seconds: float, compile: CompileMode = "off"
 ) -> float:
     """Network windows (environment steps) per wall second, random CartPole-like inputs;
-    ``compile``: the time step, chunks of steps or the whole window through ``torch.compile``
-    (compiled before timing)."""
+    ``compile``: the time step through ``torch.compile`` or as an AOTInductor package, or
+    the whole window through ``torch.compile`` (compiled before timing)."""
     network = build_network(None, torch.Generator().manual_seed(0))
     weights = network.init_weights(population, torch.Generator().manual_seed(1))
     state = initial_state(network, population, batch)
@@ -74,10 +73,11 @@ def main() -> None:
     window_s = 0.05
     single = windows_per_second(1, 1, args.seconds) * window_s
     single_compiled = windows_per_second(1, 1, args.seconds, compile="window") * window_s
-    single_chunked = windows_per_second(1, 1, args.seconds, compile="chunk") * window_s
+    single_ahead = windows_per_second(1, 1, args.seconds, compile="aot") * window_s
     learning = stdp_rl_steps_per_second(args.seconds) * window_s
     batched = windows_per_second(64, 5, args.seconds)
     compiled = windows_per_second(64, 5, args.seconds, compile="step")
+    ahead = windows_per_second(64, 5, args.seconds, compile="aot")
     body = "\n".join(
         [
             provenance() + f"; torch threads {args.threads}",
@@ -89,9 +89,9 @@ def main() -> None:
             f"| the same, window through `torch.compile`: simulated s / wall s | "
             f"{single_compiled:.2f} | {NEURON_PLASTICITY_OFF} | "
             f"{single_compiled / NEURON_PLASTICITY_OFF:.1f}x |",
-            f"| the same, chunks of {CHUNK_STEPS} steps through `torch.compile` (any batch "
-            f"size; a rollout's last episodes): simulated s / wall s | {single_chunked:.2f} | "
-            f"{NEURON_PLASTICITY_OFF} | {single_chunked / NEURON_PLASTICITY_OFF:.1f}x |",
+            f"| the same, time step as an AOTInductor package (any batch size; evolution's "
+            f"rollouts): simulated s / wall s | {single_ahead:.2f} | "
+            f"{NEURON_PLASTICITY_OFF} | {single_ahead / NEURON_PLASTICITY_OFF:.1f}x |",
             f"| one network, STDP-RL training loop (window compiled): simulated s / wall s | "
             f"{learning:.2f} | "
             f"{NEURON_STDP_RL} | {learning / NEURON_STDP_RL:.1f}x |",
@@ -101,6 +101,9 @@ def main() -> None:
             f"| the same, time step through `torch.compile`: env steps / s | {compiled:.0f} | "
             f"{NEURON_PLASTICITY_OFF / window_s:.0f} (one process) | "
             f"{compiled / (NEURON_PLASTICITY_OFF / window_s):.0f}x |",
+            f"| the same, time step as an AOTInductor package: env steps / s | {ahead:.0f} | "
+            f"{NEURON_PLASTICITY_OFF / window_s:.0f} (one process) | "
+            f"{ahead / (NEURON_PLASTICITY_OFF / window_s):.0f}x |",
             "",
             "One environment step = one 50-ms window (50 steps of dt 1 ms here, dt 0.6 ms in the "
             "original). The anchors were timed on this machine by the design team, not in this "

@@ -693,10 +693,10 @@ def test_cell_types_are_validated_through_the_config():
         CartPoleNetworkConfig(e_cell=CellType(block_mv=-50.0))
 
 
-@pytest.mark.parametrize(("mode", "window_ms"), [("step", 5.0), ("chunk", 12.0), ("window", 5.0)])
+@pytest.mark.parametrize(("mode", "window_ms"), [("step", 5.0), ("aot", 12.0), ("window", 5.0)])
 def test_compiled_windows_equal_the_eager_one(mode, window_ms):
-    """torch.compile, of each time step, of chunks of steps (here two whole chunks and a
-    shorter one) or of a whole window (here 5 ms, to keep the unrolled compile short),
+    """torch.compile of each time step, the AOTInductor package of each time step, or
+    torch.compile of a whole window (here 5 ms, to keep the unrolled compile short)
     simulates the same spikes and state as the eager loop."""
     network = build_network(
         CartPoleNetworkConfig(window_ms=window_ms), generator=torch.Generator().manual_seed(7)

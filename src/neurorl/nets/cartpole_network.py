@@ -60,13 +60,15 @@ are the set points of its slow homeostatic gain control during training, which t
 leaves to the learners.
 
 Performance: call :func:`neurorl.core.configure_cpu` first (denormal floats otherwise slow
-the decaying potentials ~100x); ``run_window(..., compile="step")`` for large or changing
-P x B, ``compile="window"`` for one small fixed batch run for long (STDP-RL's online loop).
+the decaying potentials ~100x); ``run_window(..., compile="aot")`` for any P x B on CPU
+(``"step"`` on other devices), ``compile="window"`` for one small fixed batch run for long
+(STDP-RL's online loop).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -74,6 +76,7 @@ import torch
 from torch import Tensor
 
 from neurorl.core import conductance
+from neurorl.core.aot import compile_ahead
 from neurorl.core.conductance import CellParameters, CellState, CellType
 from neurorl.core.encoders import CARTPOLE_RECEPTIVE_FIELDS, receptive_field_edges
 
@@ -643,8 +646,58 @@ def _compiled_substep():
     return torch.compile(_substep, dynamic=True)
 
 
-CompileMode = Literal["off", "step", "chunk", "window"]
-CHUNK_STEPS = 5  # the time steps of one compiled call in compile="chunk"
+def _substep_of_parts(
+    es_drive: Tensor,
+    arriving: Tensor,
+    slow_arriving: tuple[Tensor, ...],
+    cells: CellState,
+    ea_em: Tensor,
+    modules: tuple[ModuleWeights, ...],
+    params: CellParameters,
+    *,
+    starts: tuple[int, ...],
+    sequential_ampa: bool,
+) -> tuple[Tensor, CellState]:
+    """:func:`_substep` with the loop weights' tensors and constants apart (for AOT)."""
+    weights = _LoopWeights(ea_em, modules, starts, sequential_ampa)
+    return _substep(es_drive, arriving, slow_arriving, cells, weights, params)
+
+
+def _ahead_of_time_substep(
+    es_drive: Tensor,
+    arriving: Tensor,
+    slow_arriving: tuple[Tensor, ...],
+    cells: CellState,
+    weights: _LoopWeights,
+    params: CellParameters,
+) -> Callable[..., tuple[Tensor, CellState]]:
+    """:func:`_substep` for these shapes and any P x B as an AOTInductor package
+    (:func:`~neurorl.core.aot.compile_ahead`: ~25 s to build once per machine, a
+    fraction of a second to load from its cache in later processes), called like it."""
+    compiled = compile_ahead(
+        _substep_of_parts,
+        (es_drive, arriving, slow_arriving, cells, weights.ea_em, weights.modules, params),
+        dynamic=(2, 2, 2, 2, 1, 0, 0),
+        constants={"starts": weights.starts, "sequential_ampa": weights.sequential_ampa},
+        sources=(__file__, conductance.__file__),
+    )
+
+    def substep(
+        es_drive: Tensor,
+        arriving: Tensor,
+        slow_arriving: tuple[Tensor, ...],
+        cells: CellState,
+        weights: _LoopWeights,
+        params: CellParameters,
+    ) -> tuple[Tensor, CellState]:
+        return compiled(
+            es_drive, arriving, slow_arriving, cells, weights.ea_em, weights.modules, params
+        )
+
+    return substep
+
+
+CompileMode = Literal["off", "step", "aot", "window"]
 
 
 def _time_loop(
@@ -656,16 +709,15 @@ def _time_loop(
     params: CellParameters,
     timing: tuple[int, int, int, int],
     il_cells: tuple[slice, ...],
-    compiled_step: bool,
+    substep: Callable[..., tuple[Tensor, CellState]],
 ) -> CellState:
     """The window's T steps (T = ``len(es_drive)``): fills ``spikes [D + T, P, B, n_cells]``
     and ``slow_history`` (one ``[P, B, D + T, n_il]`` per module, IL cells ``il_cells``)
     in place from index D on; ``timing``: (D, somatic delay, shortest and longest slow-GABA
-    delay) in steps; ``compiled_step``: each step through :func:`_compiled_substep`.
+    delay) in steps; ``substep``: :func:`_substep` or a compiled equivalent.
     Returns the cells' state."""
     depth, soma, low, high = timing
     steps = len(es_drive)
-    substep = _compiled_substep() if compiled_step else _substep
     for t in range(depth, depth + steps):
         fired, cells = substep(
             es_drive[t - depth],
@@ -679,14 +731,6 @@ def _time_loop(
         for history, il in zip(slow_history, il_cells, strict=True):
             history[:, :, t] = fired[..., il]
     return cells
-
-
-@functools.cache
-def _compiled_chunk():
-    """:func:`_time_loop` compiled for ``CHUNK_STEPS`` steps (unrolled) and any P x B: ~3x
-    faster than the compiled step at P x B = 1, slower above ~32; ~1 min to compile once
-    (torch's on-disk cache makes it seconds in later processes)."""
-    return torch.compile(_time_loop, dynamic=True)
 
 
 @functools.cache
@@ -713,10 +757,10 @@ def run_window(
     ``config.steps`` steps; ``weights`` are the members' plastic weights. Actions are then
     ``spike_count_vote(output.counts, 2, ...)``. With ``record``, the spikes of every step and
     neuron come back as ``[T, P, B, 200]`` (see :attr:`CartPoleNetwork.slices`). ``compile``:
-    the same dynamics through ``torch.compile``, each time step (``"step"``: faster for
-    large P x B, any batch size, ~10-20 s to compile per process), ``CHUNK_STEPS`` steps at a
-    time (``"chunk"``: for a small P x B of any size, see :func:`_compiled_chunk`) or the
-    whole window (``"window"``: for a small fixed P x B, see :func:`_compiled_window`).
+    the same dynamics, each time step through ``torch.compile`` (``"step"``: any P x B and
+    device, ~10-20 s to compile per process) or an AOTInductor package (``"aot"``: any P x B
+    on CPU, see :func:`_ahead_of_time_substep`), or the whole window through
+    ``torch.compile`` (``"window"``: for a small fixed P x B, see :func:`_compiled_window`).
     """
     config, s = network.config, network.slices
     population, batch = observations.shape[:2]
@@ -744,24 +788,21 @@ def run_window(
         tuple(cells[e].start for e, _, _ in MODULES),
         sequential,
     )
-    fixed = (
+    loop_args = (
         loop_weights,
         network.cells,
         (depth, soma, low, high),
         tuple(cells[il] for _, _, il in MODULES),
-        compile == "step",
     )
-    cell_state = state.cells
-    if compile == "chunk":  # CHUNK_STEPS steps per compiled call, on views of the buffers
-        for start in range(0, steps, CHUNK_STEPS):
-            end = min(start + CHUNK_STEPS, steps)
-            views = tuple(history[:, :, start : depth + end] for history in slow_history)
-            cell_state = _compiled_chunk()(
-                es_drive[start:end], spikes[start : depth + end], views, cell_state, *fixed
-            )
+    if compile == "aot":
+        first = tuple(h[:, :, depth - high : depth - low + 1] for h in slow_history)
+        substep = _ahead_of_time_substep(
+            es_drive[0], spikes[depth - soma], first, state.cells, loop_weights, network.cells
+        )
     else:
-        loop = _compiled_window() if compile == "window" else _time_loop
-        cell_state = loop(es_drive, spikes, tuple(slow_history), cell_state, *fixed)
+        substep = _compiled_substep() if compile == "step" else _substep
+    loop = _compiled_window() if compile == "window" else _time_loop
+    cell_state = loop(es_drive, spikes, tuple(slow_history), state.cells, *loop_args, substep)
 
     counts = spikes[depth:, ..., cells["EM"]].sum(0)
     total = spikes[depth:].sum((0, -1)) + input_spikes.sum((0, -1))
