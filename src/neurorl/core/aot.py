@@ -16,6 +16,7 @@ import hashlib
 import os
 import platform
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,9 @@ def compile_ahead(
     if key not in _loaded:
         path = cache_dir() / f"{key}.pt2"
         if not path.is_file():
-            _build(fn, leaves, spec, dims, constants, path)
+            with warnings.catch_warnings():  # torch's own deprecations: not the user's to fix
+                warnings.simplefilter("ignore", FutureWarning)
+                _build(fn, leaves, spec, dims, constants, path)
         run = torch._inductor.aoti_load_package(str(path)).loader.boxed_run
         template = fn(*args, **constants)
 
@@ -114,7 +117,7 @@ def _key(
     sources: Sequence[str],
 ) -> str:
     digest = hashlib.sha256()
-    for source in sources:
+    for source in (__file__, *sources):  # this module's wrapper is part of the graph
         digest.update(_file_digest(source))
     described = [
         (str(x.dtype), x.device.type, x.dim(), tuple(x.shape[n:]), n)

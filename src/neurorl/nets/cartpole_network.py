@@ -68,6 +68,7 @@ the decaying potentials ~100x); ``run_window(..., compile="aot")`` for any P x B
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -663,38 +664,52 @@ def _substep_of_parts(
     return _substep(es_drive, arriving, slow_arriving, cells, weights, params)
 
 
+_ahead_of_time_substeps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _ahead_of_time_substep(
+    network: CartPoleNetwork,
     es_drive: Tensor,
     arriving: Tensor,
     slow_arriving: tuple[Tensor, ...],
     cells: CellState,
     weights: _LoopWeights,
-    params: CellParameters,
 ) -> Callable[..., tuple[Tensor, CellState]]:
-    """:func:`_substep` for these shapes and any P x B as an AOTInductor package
-    (:func:`~neurorl.core.aot.compile_ahead`: ~25 s to build once per machine, a
-    fraction of a second to load from its cache in later processes), called like it."""
-    compiled = compile_ahead(
-        _substep_of_parts,
-        (es_drive, arriving, slow_arriving, cells, weights.ea_em, weights.modules, params),
-        dynamic=(2, 2, 2, 2, 1, 0, 0),
-        constants={"starts": weights.starts, "sequential_ampa": weights.sequential_ampa},
-        sources=(__file__, conductance.__file__),
-    )
-
-    def substep(
-        es_drive: Tensor,
-        arriving: Tensor,
-        slow_arriving: tuple[Tensor, ...],
-        cells: CellState,
-        weights: _LoopWeights,
-        params: CellParameters,
-    ) -> tuple[Tensor, CellState]:
-        return compiled(
-            es_drive, arriving, slow_arriving, cells, weights.ea_em, weights.modules, params
+    """:func:`_substep` of ``network`` for any P x B as an AOTInductor package
+    (:func:`~neurorl.core.aot.compile_ahead`: ~25 s to build once per machine, a fraction of
+    a second to load from its cache in later processes), called like it; looked up once per
+    network (the lookup costs ~0.3 ms)."""
+    if network not in _ahead_of_time_substeps:
+        compiled = compile_ahead(
+            _substep_of_parts,
+            (
+                es_drive,
+                arriving,
+                slow_arriving,
+                cells,
+                weights.ea_em,
+                weights.modules,
+                network.cells,
+            ),
+            dynamic=(2, 2, 2, 2, 1, 0, 0),
+            constants={"starts": weights.starts, "sequential_ampa": weights.sequential_ampa},
+            sources=(__file__, conductance.__file__),
         )
 
-    return substep
+        def substep(
+            es_drive: Tensor,
+            arriving: Tensor,
+            slow_arriving: tuple[Tensor, ...],
+            cells: CellState,
+            weights: _LoopWeights,
+            params: CellParameters,
+        ) -> tuple[Tensor, CellState]:
+            return compiled(
+                es_drive, arriving, slow_arriving, cells, weights.ea_em, weights.modules, params
+            )
+
+        _ahead_of_time_substeps[network] = substep
+    return _ahead_of_time_substeps[network]
 
 
 CompileMode = Literal["off", "step", "aot", "window"]
@@ -797,7 +812,7 @@ def run_window(
     if compile == "aot":
         first = tuple(h[:, :, depth - high : depth - low + 1] for h in slow_history)
         substep = _ahead_of_time_substep(
-            es_drive[0], spikes[depth - soma], first, state.cells, loop_weights, network.cells
+            network, es_drive[0], spikes[depth - soma], first, state.cells, loop_weights
         )
     else:
         substep = _compiled_substep() if compile == "step" else _substep
