@@ -106,8 +106,9 @@ def main() -> None:
             f"{ahead / (NEURON_PLASTICITY_OFF / window_s):.0f}x |",
             "",
             "One environment step = one 50-ms window (50 steps of dt 1 ms here, dt 0.6 ms in the "
-            "original). The anchors were timed on this machine by the design team, not in this "
-            "run.",
+            "original). The STDP-RL row times `cartpole-snn-stdprl` (ES->EA and EA->EM plastic "
+            "since 2026-12-03, EA->EM only before). The anchors were timed on this machine by "
+            "the design team, not in this run.",
         ]
     )
     print(body)
