@@ -5,6 +5,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from neurorl.core import aot
 from neurorl.core.aot import compile_ahead
 
 
@@ -13,7 +14,7 @@ class Pair(NamedTuple):
     b: Tensor
 
 
-def affine(x: Tensor, pair: Pair, weight: Tensor, *, shift: float) -> tuple[Tensor, Pair]:
+def affine(x: Tensor, pair: Pair, weight: Tensor, shift: float) -> tuple[Tensor, Pair]:
     y = x @ weight + shift
     return y.relu(), Pair(pair.a * y.sum(-1, keepdim=True), pair.b.sigmoid())
 
@@ -21,7 +22,7 @@ def affine(x: Tensor, pair: Pair, weight: Tensor, *, shift: float) -> tuple[Tens
 def test_compile_ahead_runs_any_leading_size_and_is_built_once(tmp_path, monkeypatch):
     """The package takes the dynamic leading dim at sizes other than the example's (1 too),
     non-contiguous inputs and NamedTuples, returns what the function returns, and is built
-    once into the cache folder."""
+    once into the cache folder; a damaged file there is built again, not loaded."""
     monkeypatch.setenv("NEURORL_CACHE", str(tmp_path))
     generator = torch.Generator().manual_seed(0)
     weight = torch.randn(3, 4, generator=generator)
@@ -29,15 +30,21 @@ def test_compile_ahead_runs_any_leading_size_and_is_built_once(tmp_path, monkeyp
         torch.randn(2, 3, generator=generator),
         Pair(torch.randn(2, 1, generator=generator), torch.randn(2, 5, generator=generator)),
         weight,
+        0.5,  # a constant: compiled in
     )
-    args = {"dynamic": (1, 1, 0), "constants": {"shift": 0.5}, "sources": (__file__,)}
+    args = {"dynamic": (1, (1, 1), 0, 0), "sources": (__file__,)}
     compiled = compile_ahead(affine, example, **args)
     assert len(list((tmp_path / "aot").glob("*.pt2"))) == 1
     for rows in (1, 7):
         x = torch.randn(rows, 3, generator=generator)
         pair = Pair(torch.randn(rows, 1, generator=generator), torch.randn(5, rows).t())
-        out = compiled(x, pair, weight)
+        out = compiled(x, pair, weight, 0.5)
         assert isinstance(out[1], Pair)
-        torch.testing.assert_close(out, affine(x, pair, weight, shift=0.5))
+        torch.testing.assert_close(out, affine(x, pair, weight, 0.5))
     assert compile_ahead(affine, example, **args) is compiled
-    assert len(list((tmp_path / "aot").iterdir())) == 1  # no temporary files left
+    (package,) = (tmp_path / "aot").iterdir()  # and no temporary files left
+    package.write_bytes(b"not a package")
+    monkeypatch.setattr(aot, "_loaded", {})  # a new process
+    rebuilt = compile_ahead(affine, example, **args)
+    torch.testing.assert_close(rebuilt(*example), affine(*example))
+    assert package.stat().st_size > 1000

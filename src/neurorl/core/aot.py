@@ -4,9 +4,10 @@
 inductor's wrappers) whatever the work: most of a time step of the paper network at a few
 rows. An AOTInductor package runs the same inductor kernels behind one C++ call (~50 µs at
 one row). It is built once per graph (~25 s on this machine) and kept in
-``$NEURORL_CACHE`` (default ``~/.cache/neurorl``) under a key of everything that shapes
-its code: the function's source files, torch version, CPU capability and threads, the
-constants, the static dims and dtypes. Leading dims marked dynamic take any size >= 1.
+``$NEURORL_CACHE`` (default ``~/.cache/neurorl``; safe to delete) under a key of everything
+that shapes its code: the function's source files, torch version, CPU capability and
+threads, the constants, the static dims and dtypes. Leading dims marked dynamic take any
+size >= 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platform
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch import Tensor
 
+Dynamic = int | tuple["Dynamic", ...]
 _loaded: dict[str, Callable[..., Any]] = {}
 
 
@@ -32,47 +35,29 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NEURORL_CACHE", Path.home() / ".cache" / "neurorl")) / "aot"
 
 
-class _Flat(torch.nn.Module):
-    """``fn(*args, **constants)`` over the tensor leaves of ``args`` only, flat output."""
-
-    def __init__(self, fn: Callable[..., Any], leaves: list, spec: Any, constants: dict):
-        super().__init__()
-        self.fn, self.leaves, self.spec, self.constants = fn, leaves, spec, constants
-
-    def forward(self, *tensors: Tensor) -> tuple[Tensor, ...]:
-        tensor_leaves = iter(tensors)
-        leaves = [next(tensor_leaves) if isinstance(x, Tensor) else x for x in self.leaves]
-        out = self.fn(*pytree.tree_unflatten(leaves, self.spec), **self.constants)
-        return tuple(pytree.tree_leaves(out))
-
-
 def compile_ahead(
-    fn: Callable[..., Any],
-    args: tuple,
-    dynamic: Sequence[int],
-    constants: dict[str, Any],
-    sources: Sequence[str],
+    fn: Callable[..., Any], args: tuple, dynamic: Dynamic, sources: Sequence[str]
 ) -> Callable[..., Any]:
-    """``fn(*args, **constants)`` as a cached AOTInductor package: ``dynamic[i]`` leading
-    dims of every tensor in ``args[i]`` take any size (the others, dtypes and non-tensor
-    leaves are fixed by ``args``); ``args`` are nested tuples (NamedTuples too) of tensors
-    and constants; ``sources``: the files whose code ``fn`` runs (their bytes key the
+    """``fn(*args)`` as a cached AOTInductor package. ``args``: nested tuples (NamedTuples
+    too) of tensors and constants; ``dynamic``: how many leading dims of each tensor take
+    any size, one int for a whole subtree or a tuple shaped like it (e.g. ``(2, (1, 0))``);
+    the other dims, the dtypes and the constants are those of ``args`` (the constants are
+    compiled in); ``sources``: the files whose code ``fn`` runs (their bytes key the
     cache). The result takes arguments shaped like ``args`` (their tensors made contiguous,
     as the package reads them) and returns what ``fn`` returns, computed by the same
     inductor kernels as ``torch.compile``'s."""
     leaves, spec = pytree.tree_flatten(args)
-    dims = pytree.tree_leaves(
-        tuple(pytree.tree_map(lambda _, n=n: n, arg) for arg, n in zip(args, dynamic, strict=True))
-    )
-    key = _key(fn, leaves, spec, dims, constants, sources)
+    graph = _Graph(fn, leaves, spec, _leaf_dims(dynamic, args))
+    key = graph.key(sources)
     if key not in _loaded:
         path = cache_dir() / f"{key}.pt2"
-        if not path.is_file():
+        run = _load(path) if path.is_file() else None
+        if run is None:  # not built yet, or a damaged file
             with warnings.catch_warnings():  # torch's own deprecations: not the user's to fix
                 warnings.simplefilter("ignore", FutureWarning)
-                _build(fn, leaves, spec, dims, constants, path)
-        run = torch._inductor.aoti_load_package(str(path)).loader.boxed_run
-        template = fn(*args, **constants)
+                graph.build(path)
+            run = torch._inductor.aoti_load_package(str(path)).loader.boxed_run
+        template = fn(*args)
 
         def call(*call_args: Any) -> Any:
             inputs = [tensor.contiguous() for tensor in _tensors(call_args)]
@@ -80,6 +65,21 @@ def compile_ahead(
 
         _loaded[key] = call
     return _loaded[key]
+
+
+def _leaf_dims(dynamic: Dynamic, tree: Any) -> list[int]:
+    """``dynamic`` broadcast to every leaf of ``tree``, in ``pytree``'s order."""
+    if isinstance(dynamic, int):
+        return [dynamic] * len(pytree.tree_leaves(tree))
+    return [n for d, child in zip(dynamic, tree, strict=True) for n in _leaf_dims(d, child)]
+
+
+def _load(path: Path) -> Callable[[list[Tensor]], list[Tensor]] | None:
+    """The package's runner, or None if the file is not a package that loads."""
+    try:
+        return torch._inductor.aoti_load_package(str(path)).loader.boxed_run
+    except Exception:  # whatever a damaged file makes torch raise
+        return None
 
 
 def _tensors(tree: Any) -> Iterator[Tensor]:
@@ -108,63 +108,73 @@ def _file_digest(path: str) -> bytes:
     return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
-def _key(
-    fn: Callable[..., Any],
-    leaves: list,
-    spec: Any,
-    dims: list[int],
-    constants: dict[str, Any],
-    sources: Sequence[str],
-) -> str:
-    digest = hashlib.sha256()
-    for source in (__file__, *sources):  # this module's wrapper is part of the graph
-        digest.update(_file_digest(source))
-    described = [
-        (str(x.dtype), x.device.type, x.dim(), tuple(x.shape[n:]), n)
-        if isinstance(x, Tensor)
-        else repr(x)
-        for x, n in zip(leaves, dims, strict=True)
-    ]
-    context = (
-        torch.__version__,
-        platform.machine(),
-        torch.backends.cpu.get_cpu_capability(),
-        torch.get_num_threads(),
-        f"{fn.__module__}.{fn.__qualname__}",
-        str(spec),
-        described,
-        sorted((name, repr(value)) for name, value in constants.items()),
-    )
-    digest.update(repr(context).encode())
-    return digest.hexdigest()[:40]
+class _Flat(torch.nn.Module):
+    """``fn`` over the tensor leaves of its arguments only (the constants compiled in),
+    with a flat output."""
+
+    def __init__(self, fn: Callable[..., Any], leaves: list, spec: Any):
+        super().__init__()
+        self.fn, self.leaves, self.spec = fn, leaves, spec
+
+    def forward(self, *tensors: Tensor) -> tuple[Tensor, ...]:
+        given = iter(tensors)
+        leaves = [next(given) if isinstance(x, Tensor) else x for x in self.leaves]
+        return tuple(pytree.tree_leaves(self.fn(*pytree.tree_unflatten(leaves, self.spec))))
 
 
-def _build(
-    fn: Callable[..., Any],
-    leaves: list,
-    spec: Any,
-    dims: list[int],
-    constants: dict[str, Any],
-    path: Path,
-) -> None:
-    """Export ``fn`` with its dynamic dims on examples of size 2 (a size 1 would fix them)
-    and package it at ``path`` (written to a temporary file, then renamed)."""
-    names: dict[int, torch.export.Dim] = {}
-    examples, shapes = [], []
-    for x, n in zip(leaves, dims, strict=True):
-        if not isinstance(x, Tensor):
-            continue
-        for d in range(n):
-            names.setdefault(d, torch.export.Dim(f"batch{d}", min=1))
-        examples.append(x.new_zeros((2,) * n + tuple(x.shape[n:])))
-        shapes.append({d: names[d] for d in range(n)} or None)
-    module = _Flat(fn, leaves, spec, constants)
-    program = torch.export.export(
-        module, tuple(examples), dynamic_shapes=(tuple(shapes),), strict=False
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        built = torch._inductor.aoti_compile_and_package(
-            program, package_path=str(Path(scratch) / path.name)
+@dataclass(frozen=True)
+class _Graph:
+    """``fn`` on arguments flattened to ``leaves`` (``spec``), ``dims[i]`` dynamic leading
+    dims of leaf ``i``."""
+
+    fn: Callable[..., Any]
+    leaves: list
+    spec: Any
+    dims: list[int]
+
+    def key(self, sources: Sequence[str]) -> str:
+        digest = hashlib.sha256()
+        for source in (__file__, *sources):  # this module's wrapper is part of the graph
+            digest.update(_file_digest(source))
+        described = [
+            (str(x.dtype), x.device.type, x.dim(), tuple(x.shape[n:]), n)
+            if isinstance(x, Tensor)
+            else repr(x)
+            for x, n in zip(self.leaves, self.dims, strict=True)
+        ]
+        context = (
+            torch.__version__,
+            platform.machine(),
+            torch.backends.cpu.get_cpu_capability(),
+            torch.get_num_threads(),
+            f"{self.fn.__module__}.{self.fn.__qualname__}",
+            str(self.spec),
+            described,
         )
-        os.replace(built, path)
+        digest.update(repr(context).encode())
+        return digest.hexdigest()[:40]
+
+    def build(self, path: Path) -> None:
+        """Export with the dynamic dims on examples of size 2 (a size 1 would fix them) and
+        package at ``path`` (written to a temporary file, then renamed)."""
+        names: dict[int, torch.export.Dim] = {}
+        examples, shapes = [], []
+        for x, n in zip(self.leaves, self.dims, strict=True):
+            if not isinstance(x, Tensor):
+                continue
+            for d in range(n):
+                names.setdefault(d, torch.export.Dim(f"batch{d}", min=1))
+            examples.append(x.new_zeros((2,) * n + tuple(x.shape[n:])))
+            shapes.append({d: names[d] for d in range(n)} or None)
+        program = torch.export.export(
+            _Flat(self.fn, self.leaves, self.spec),
+            tuple(examples),
+            dynamic_shapes=(tuple(shapes),),
+            strict=False,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+            built = torch._inductor.aoti_compile_and_package(
+                program, package_path=str(Path(scratch) / path.name)
+            )
+            os.replace(built, path)

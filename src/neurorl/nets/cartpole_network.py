@@ -647,68 +647,23 @@ def _compiled_substep():
     return torch.compile(_substep, dynamic=True)
 
 
-def _substep_of_parts(
-    es_drive: Tensor,
-    arriving: Tensor,
-    slow_arriving: tuple[Tensor, ...],
-    cells: CellState,
-    ea_em: Tensor,
-    modules: tuple[ModuleWeights, ...],
-    params: CellParameters,
-    *,
-    starts: tuple[int, ...],
-    sequential_ampa: bool,
-) -> tuple[Tensor, CellState]:
-    """:func:`_substep` with the loop weights' tensors and constants apart (for AOT)."""
-    weights = _LoopWeights(ea_em, modules, starts, sequential_ampa)
-    return _substep(es_drive, arriving, slow_arriving, cells, weights, params)
-
-
 _ahead_of_time_substeps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _ahead_of_time_substep(
-    network: CartPoleNetwork,
-    es_drive: Tensor,
-    arriving: Tensor,
-    slow_arriving: tuple[Tensor, ...],
-    cells: CellState,
-    weights: _LoopWeights,
+    network: CartPoleNetwork, example: tuple
 ) -> Callable[..., tuple[Tensor, CellState]]:
     """:func:`_substep` of ``network`` for any P x B as an AOTInductor package
     (:func:`~neurorl.core.aot.compile_ahead`: ~25 s to build once per machine, a fraction of
-    a second to load from its cache in later processes), called like it; looked up once per
-    network (the lookup costs ~0.3 ms)."""
+    a second to load from its cache in later processes), called like it (``example``: its
+    arguments of a first call); looked up once per network (the lookup costs ~0.3 ms)."""
     if network not in _ahead_of_time_substeps:
-        compiled = compile_ahead(
-            _substep_of_parts,
-            (
-                es_drive,
-                arriving,
-                slow_arriving,
-                cells,
-                weights.ea_em,
-                weights.modules,
-                network.cells,
-            ),
-            dynamic=(2, 2, 2, 2, 1, 0, 0),
-            constants={"starts": weights.starts, "sequential_ampa": weights.sequential_ampa},
+        _ahead_of_time_substeps[network] = compile_ahead(
+            _substep,
+            example,
+            dynamic=(2, 2, 2, 2, (1, 0, 0, 0), 0),  # P x B; the members' weights: P
             sources=(__file__, conductance.__file__),
         )
-
-        def substep(
-            es_drive: Tensor,
-            arriving: Tensor,
-            slow_arriving: tuple[Tensor, ...],
-            cells: CellState,
-            weights: _LoopWeights,
-            params: CellParameters,
-        ) -> tuple[Tensor, CellState]:
-            return compiled(
-                es_drive, arriving, slow_arriving, cells, weights.ea_em, weights.modules, params
-            )
-
-        _ahead_of_time_substeps[network] = substep
     return _ahead_of_time_substeps[network]
 
 
@@ -811,9 +766,15 @@ def run_window(
     )
     if compile == "aot":
         first = tuple(h[:, :, depth - high : depth - low + 1] for h in slow_history)
-        substep = _ahead_of_time_substep(
-            network, es_drive[0], spikes[depth - soma], first, state.cells, loop_weights
+        example = (
+            es_drive[0],
+            spikes[depth - soma],
+            first,
+            state.cells,
+            loop_weights,
+            network.cells,
         )
+        substep = _ahead_of_time_substep(network, example)
     else:
         substep = _compiled_substep() if compile == "step" else _substep
     loop = _compiled_window() if compile == "window" else _time_loop
