@@ -56,7 +56,7 @@ def compile_ahead(
             with warnings.catch_warnings():  # torch's own deprecations: not the user's to fix
                 warnings.simplefilter("ignore", FutureWarning)
                 graph.build(path)
-            run = torch._inductor.aoti_load_package(str(path)).loader.boxed_run
+            run = _runner(path)
         template = fn(*args)
 
         def call(*call_args: Any) -> Any:
@@ -74,10 +74,15 @@ def _leaf_dims(dynamic: Dynamic, tree: Any) -> list[int]:
     return [n for d, child in zip(dynamic, tree, strict=True) for n in _leaf_dims(d, child)]
 
 
+def _runner(path: Path) -> Callable[[list[Tensor]], list[Tensor]]:
+    """The package's C++ runner: flat tensors in, flat tensors out."""
+    return torch._inductor.aoti_load_package(str(path)).loader.boxed_run
+
+
 def _load(path: Path) -> Callable[[list[Tensor]], list[Tensor]] | None:
-    """The package's runner, or None if the file is not a package that loads."""
+    """:func:`_runner`, or None if the file is not a package that loads."""
     try:
-        return torch._inductor.aoti_load_package(str(path)).loader.boxed_run
+        return _runner(path)
     except Exception:  # whatever a damaged file makes torch raise
         return None
 
