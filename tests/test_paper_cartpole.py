@@ -10,7 +10,7 @@ from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
 from neurorl.experiments import evolution
 from neurorl.experiments.checkpoint import load_checkpoint, save_checkpoint
-from neurorl.experiments.registry import get_experiment
+from neurorl.experiments.registry import DEFAULT_EXPERIMENT, get_experiment
 from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward, stdp_config
 from neurorl.learn.rollout import FirstEpisodes, run_episodes
 from neurorl.learn.stdp import stdp_init
@@ -203,6 +203,18 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only_and_by_ars():
     assert torch.equal(ars.params(), full.params())  # the same weights, another ES
     assert ars.train_step()["episodes"] == 5
     assert not torch.equal(ars.es.center.detach(), full.params())  # the best pair stepped
+    quick = _trainer(DEFAULT_EXPERIMENT, **small)  # the default: the same ARS, dt 2 ms
+    assert quick.config.net.network.steps == 25 and quick.config.es == ars.config.es
+    assert quick.train_step()["episodes"] == 5
+
+
+def test_members_episodes_end_at_their_cap_and_the_centres_do_not():
+    sets = {"es.population": "8", "train.episodes_per_member": "2", "train.center_episodes": "4"}
+    trainer = _trainer("cartpole-ann-es", **sets, **{"train.member_max_steps": "5"})
+    metrics = trainer.train_step()
+    assert metrics["max_member_return"] == 5  # no CartPole episode ends before step 8
+    assert metrics["center_return"] > 5
+    assert metrics["env_steps"] == 8 * 2 * 5 + 4 * metrics["center_return"]
 
 
 def test_plastic_weights_stay_excitatory_on_either_scale():

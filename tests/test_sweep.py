@@ -6,7 +6,7 @@ import pytest
 
 from neurorl.cli import main
 
-# The default experiment (cartpole-snn-es) with the smallest budget: about a second per run.
+# The small LIF network (cartpole-snn-es) with the smallest budget: about a second per run.
 TINY = [
     "--set",
     "train.generations=1",
