@@ -1,7 +1,8 @@
 """The default experiment (`neurorl train`) end to end on several seeds: time and test return.
 
 Each seed is a real run folder (training, evaluation on 100 test episodes from env seed 42,
-plots, NIR export), timed from the call to its last file. Figures go to BENCHMARKS.md.
+plots, a NIR export where the network has one), timed from the call to its last file.
+Figures go to BENCHMARKS.md.
 
     python benchmarks/default_experiment.py [--seeds 5] [--out DIR]
 """
