@@ -56,13 +56,14 @@ def record_episodes(
         obs, _ = env.reset(seed=env_seed)
         params = params[None].to(policy.initial.ea_em.device)
         state, weights = policy.start(params, episodes)
+        compile = policy.compile_mode(params.device)  # the same spikes as uncompiled
         alive = np.ones(episodes, dtype=bool)
         actions = np.zeros((episodes, 3), dtype=np.int64)
         returns = np.zeros(episodes)
         first: list[np.ndarray] = []
         while alive.any():
             x = torch.as_tensor(obs, dtype=torch.float32, device=params.device)[None]
-            out = run_window(x, state, policy.network, weights, record=True)
+            out = run_window(x, state, policy.network, weights, record=True, compile=compile)
             state = out.state
             action, undecided = spike_count_vote(out.counts, 2, policy.tie, generator)
             move = np.where(undecided[0].cpu().numpy(), 2, action[0].cpu().numpy())

@@ -26,6 +26,7 @@ from neurorl.errors import ConfigError, NotExportableError
 from neurorl.nets.cartpole_network import (
     CartPoleNetwork,
     CartPoleNetworkConfig,
+    CompileMode,
     NetworkState,
     PlasticWeights,
     build_network,
@@ -133,11 +134,17 @@ class PaperNetworkPolicy:
         weights = PlasticWeights(*(w[members] for w in state.weights))
         return PaperNetworkState(select_members(state.network, members), weights)
 
+    def compile_mode(self, device: torch.device) -> CompileMode:
+        """How :func:`run_window` runs this policy's time steps on ``device``: compiled (an
+        AOTInductor package on CPU, ``torch.compile`` elsewhere) or not."""
+        return "off" if not self.compile else "aot" if device.type == "cpu" else "step"
+
     def act(
         self, obs: Tensor, params: Tensor, state: PaperNetworkState, generator: torch.Generator
     ) -> tuple[PolicyOutput, PaperNetworkState]:
-        compile = "off" if not self.compile else "aot" if obs.device.type == "cpu" else "step"
-        output = run_window(obs, state.network, self.network, state.weights, compile=compile)
+        output = run_window(
+            obs, state.network, self.network, state.weights, compile=self.compile_mode(obs.device)
+        )
         actions, undecided = spike_count_vote(output.counts, 2, self.tie, generator)
         return PolicyOutput(actions, undecided, output.total), state._replace(network=output.state)
 
