@@ -277,7 +277,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "cartpole-snn-evol-quick",
             "Haşegan 2022 network at dt 2 ms, ARS for 80 generations (all pairs step; members' "
-            "episodes end at 250 steps and replay the centre's failed starts): 2.5-3 min",
+            "episodes end at 250 steps and replay the centre's failed starts): 2.5-4 min",
             _paper_evolution(QUICK_ES, QUICK_TRAIN, network=CartPoleNetworkConfig(dt_ms=2.0)),
             EvolutionTrainer,
         ),
