@@ -98,10 +98,11 @@ ARS_TRAIN = dataclasses.replace(
     validation_episodes=30,
     replay_starts=0,
 )
-# ARS on a budget that ends within 3 minutes here (the default experiment): 80 generations
-# at dt = 2 ms, all 64 pairs stepping, members' episodes ending at 250 steps (the centre's
-# run to 500), every member starting from one of the last 20 starts on which the centre fell
-# short. Seeds 0-7 tested 203-385 (docs/hasegan2022/README.md).
+# ARS on a budget of ~3 minutes here (the default experiment; 145-243 s per command on seeds
+# 0-4, a budget of generations, not seconds): 80 generations at dt = 2 ms, all 64 pairs
+# stepping, members' episodes ending at 250 steps (the centre's run to 500), every member
+# starting from one of the last 20 starts on which the centre fell short. Seeds 0-7 tested
+# 203-385 (docs/hasegan2022/README.md).
 QUICK_ES = dataclasses.replace(ARS_ES, top_fraction=1.0)
 QUICK_TRAIN = dataclasses.replace(ARS_TRAIN, generations=80, member_max_steps=250, replay_starts=1)
 PAPER_TRAIN = TrainConfig(
