@@ -1,5 +1,8 @@
 """Ahead-of-time compiled tensor functions (core/aot.py), cached on disk."""
 
+import os
+import time
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -22,7 +25,8 @@ def affine(x: Tensor, pair: Pair, weight: Tensor, shift: float) -> tuple[Tensor,
 def test_compile_ahead_runs_any_leading_size_and_is_built_once(tmp_path, monkeypatch):
     """The package takes the dynamic leading dim at sizes other than the example's (1 too),
     non-contiguous inputs and NamedTuples, returns what the function returns, and is built
-    once into the cache folder; a damaged file there is built again, not loaded."""
+    once into the cache folder; loading it renews its time; a damaged file there is built
+    again, not loaded, and that build deletes the packages unused for STALE_DAYS."""
     monkeypatch.setenv("NEURORL_CACHE", str(tmp_path))
     generator = torch.Generator().manual_seed(0)
     weight = torch.randn(3, 4, generator=generator)
@@ -43,8 +47,23 @@ def test_compile_ahead_runs_any_leading_size_and_is_built_once(tmp_path, monkeyp
         torch.testing.assert_close(out, affine(x, pair, weight, 0.5))
     assert compile_ahead(affine, example, **args) is compiled
     (package,) = (tmp_path / "aot").iterdir()  # and no temporary files left
+    _age(package, aot.STALE_DAYS + 1)
+    monkeypatch.setattr(aot, "_loaded", {})  # a new process loads it: in use again
+    compile_ahead(affine, example, **args)
+    assert package.stat().st_mtime > time.time() - 3600
+    stale, recent = tmp_path / "aot" / "stale.pt2", tmp_path / "aot" / "recent.pt2"
+    for path, days in ((stale, aot.STALE_DAYS + 1), (recent, aot.STALE_DAYS - 1)):
+        path.write_bytes(b"another version's package")
+        _age(path, days)
     package.write_bytes(b"not a package")
     monkeypatch.setattr(aot, "_loaded", {})  # a new process
     rebuilt = compile_ahead(affine, example, **args)
     torch.testing.assert_close(rebuilt(*example), affine(*example))
     assert package.stat().st_size > 1000
+    assert not stale.exists() and recent.exists()
+
+
+def _age(path: Path, days: float) -> None:
+    """Set ``path``'s access and modification times ``days`` back."""
+    then = time.time() - days * 86400.0
+    os.utime(path, (then, then))

@@ -7,16 +7,19 @@ one row). It is built once per graph (~25 s on this machine) and kept in
 ``$NEURORL_CACHE`` (default ``~/.cache/neurorl``; safe to delete) under a key of everything
 that shapes its code: the function's source files, torch version, CPU capability and
 threads, the constants, the static dims and dtypes. Leading dims marked dynamic take any
-size >= 1.
+size >= 1. Each load renews a package's modification time, and each build deletes the
+packages not loaded for ``STALE_DAYS`` (those of other code versions, mostly).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import platform
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ import torch.utils._pytree as pytree
 from torch import Tensor
 
 Dynamic = int | tuple["Dynamic", ...]
+STALE_DAYS = 30.0
 _loaded: dict[str, Callable[..., Any]] = {}
 
 
@@ -57,6 +61,10 @@ def compile_ahead(
                 warnings.simplefilter("ignore", FutureWarning)
                 graph.build(path)
             run = _runner(path)
+            prune_cache()
+        else:
+            with contextlib.suppress(OSError):  # a read-only cache still serves its packages
+                os.utime(path)
         template = fn(*args)
 
         def call(*call_args: Any) -> Any:
@@ -65,6 +73,19 @@ def compile_ahead(
 
         _loaded[key] = call
     return _loaded[key]
+
+
+def prune_cache(max_age_days: float = STALE_DAYS) -> list[Path]:
+    """Delete the cached packages last loaded (or built) more than ``max_age_days`` ago;
+    returns their paths. A package deleted under another process is rebuilt there."""
+    cutoff = time.time() - max_age_days * 86400.0
+    stale = []
+    for path in cache_dir().glob("*.pt2"):
+        with contextlib.suppress(OSError):  # gone already (another process), or not ours
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                stale.append(path)
+    return stale
 
 
 def _leaf_dims(dynamic: Dynamic, tree: Any) -> list[int]:
