@@ -1,0 +1,152 @@
+"""Evolution's test curve: the training episodes and seconds at which the centre first tests
+>= 475 on the paper's protocol, against the paper's 80,000 episodes.
+
+Each seed trains in this process through the experiment's own trainer, so its metrics are
+those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-th generation
+(and at the trainer's own stop) the centre that the generation scored plays the test, 100
+episodes from env seed 42, on a clock and an episode count of their own: the test's
+episodes draw from their own streams and change nothing in the training. A seed ends at its
+first test >= 475, or where its training ends. The curve of every seed goes to
+``--out/curve-seed<S>.csv``, and all of them to ``--out/test-curve.png`` (test mean against
+training episodes).
+
+    python benchmarks/evolution_test_curve.py [--experiment cartpole-snn-evol-quick]
+        [--seeds 2] [--every 5] [--set KEY=VALUE ...] [--jobs 1] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+from report import provenance, write_section
+
+from neurorl.config import parse_set_options
+from neurorl.core import configure_cpu
+from neurorl.experiments.registry import get_experiment
+from neurorl.experiments.runner import resolve_config
+
+PAPER_EPISODES = 80_000
+TARGET = 475.0
+TEST_EPISODES, TEST_ENV_SEED = 100, 42
+
+
+def test_curve(
+    name: str, seed: int, overrides: dict[str, str], every: int, out: Path
+) -> list[dict]:
+    """Train one seed, testing its centre every ``every`` generations, until the first test
+    >= TARGET; the curve's rows, also written to ``out``."""
+    torch.set_num_threads(1)
+    configure_cpu()
+    experiment = get_experiment(name)
+    config = resolve_config(experiment, {**overrides, "seed": str(seed)})
+    torch.manual_seed(config.seed)  # as Run.make_trainer
+    trainer = experiment.make_trainer(config)
+    rows, training_seconds = [], 0.0
+    while not trainer.finished():
+        started = time.perf_counter()
+        metrics = trainer.train_step()
+        training_seconds += time.perf_counter() - started
+        if trainer.iteration % every and not trainer.finished():
+            continue
+        returns, _ = trainer.evaluate(trainer.params(), TEST_EPISODES, TEST_ENV_SEED)
+        rows.append(
+            {
+                "generation": trainer.iteration,
+                "episodes": trainer.episodes,
+                "training_s": round(training_seconds, 1),
+                "center_return": metrics["center_return"],
+                "test_mean": float(returns.mean()),
+                "test_std": float(returns.std()),
+            }
+        )
+        if rows[-1]["test_mean"] >= TARGET:
+            break
+    with (out / f"curve-seed{seed}.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def plot_curves(curves: list[list[dict]], path: Path) -> None:
+    """Test mean against training episodes, one line per seed, with the target and the
+    issue's episode budget (10x fewer than the paper's)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for seed, rows in enumerate(curves):
+        axes.plot(
+            [r["episodes"] for r in rows], [r["test_mean"] for r in rows], label=f"seed {seed}"
+        )
+    axes.axhline(TARGET, color="grey", linestyle="--", linewidth=0.8)
+    axes.axvline(PAPER_EPISODES / 10, color="grey", linestyle=":", label="paper's episodes / 10")
+    axes.set(xlabel="training episodes", ylabel="test mean return (100 episodes)", ylim=(0, 510))
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", default="cartpole-snn-evol-quick")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
+    parser.add_argument("--every", type=int, default=5, help="generations between tests")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/test-curve"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    overrides = parse_set_options(args.overrides)
+    resolve_config(get_experiment(args.experiment), overrides)  # bad keys fail before training
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        curves = list(
+            pool.map(
+                test_curve,
+                [args.experiment] * args.seeds,
+                range(args.seeds),
+                [overrides] * args.seeds,
+                [args.every] * args.seeds,
+                [args.out] * args.seeds,
+            )
+        )
+    plot_curves(curves, args.out / "test-curve.png")
+    ends = [rows[-1] for rows in curves]
+    sets = "".join(f" --set {pair}" for pair in args.overrides)
+    lines = [
+        provenance(),
+        "",
+        f"`neurorl train {args.experiment}{sets}` per seed in-process, {args.jobs} at a time, "
+        f"its centre tested every {args.every} generations ({TEST_EPISODES} episodes from env "
+        f"seed {TEST_ENV_SEED}, neither counted nor timed); each seed's first test >= "
+        f"{TARGET:.0f}, or its last.",
+        "",
+        "| seed | generation | test mean ± std | training episodes | paper's episodes / ours | "
+        "training s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for seed, end in enumerate(ends):
+        lines.append(
+            f"| {seed} | {end['generation']} | {end['test_mean']:.1f} ± {end['test_std']:.1f} | "
+            f"{end['episodes']} | {PAPER_EPISODES / end['episodes']:.1f}x | "
+            f"{end['training_s']:.0f} |"
+        )
+    reached = sum(end["test_mean"] >= TARGET for end in ends)
+    lines += ["", f"A test >= {TARGET:.0f} on {reached} of {len(ends)} seeds."]
+    body = "\n".join(lines)
+    print(body)
+    run = " ".join([args.experiment, *args.overrides])
+    print(write_section(f"Haşegan 2022 network: evolution's test curve, {run}", body))
+
+
+if __name__ == "__main__":
+    main()
