@@ -24,6 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import torch
+from cartpole_snn_learning import PAPER_EPISODES, TARGET
 from report import provenance, write_section
 
 from neurorl.config import parse_set_options
@@ -31,8 +32,6 @@ from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import resolve_config
 
-PAPER_EPISODES = 80_000
-TARGET = 475.0
 TEST_EPISODES, TEST_ENV_SEED = 100, 42
 
 
