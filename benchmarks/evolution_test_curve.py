@@ -3,12 +3,12 @@
 
 Each seed trains in this process through the experiment's own trainer, so its metrics are
 those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-th generation
-(and at the trainer's own stop) the centre that the generation scored plays the test, 100
-episodes from env seed 42, on a clock and an episode count of their own: the test's
-episodes draw from their own streams and change nothing in the training. A seed ends at its
-first test >= 475, or where its training ends. The curve of every seed goes to
-``--out/curve-seed<S>.csv``, and all of them to ``--out/test-curve.png`` (test mean against
-training episodes).
+(and at the trainer's own stop) the centre that the generation scored plays the test (the
+config's ``eval``: 100 episodes from env seed 42), on a clock and an episode count of their
+own: the test's episodes draw from their own streams and change nothing in the training. A
+seed ends at its first test >= 475, or where its training ends. The curve of every seed goes
+to ``--out/curve-seed<S>.csv``, and all of them to ``--out/test-curve.png`` (test mean
+against training episodes). Bad flags, experiment names or keys: one line, exit code 2.
 
     python benchmarks/evolution_test_curve.py [--experiment cartpole-snn-evol-quick]
         [--seeds 2] [--every 5] [--set KEY=VALUE ...] [--jobs 1] [--out DIR]
@@ -16,7 +16,6 @@ training episodes).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,12 +26,12 @@ import torch
 from cartpole_snn_learning import PAPER_EPISODES, TARGET
 from report import provenance, write_section
 
+from neurorl.cli import OneLineParser
 from neurorl.config import parse_set_options
 from neurorl.core import configure_cpu
+from neurorl.errors import NeurorlError
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import resolve_config
-
-TEST_EPISODES, TEST_ENV_SEED = 100, 42
 
 
 def test_curve(
@@ -53,7 +52,7 @@ def test_curve(
         training_seconds += time.perf_counter() - started
         if trainer.iteration % every and not trainer.finished():
             continue
-        returns, _ = trainer.evaluate(trainer.params(), TEST_EPISODES, TEST_ENV_SEED)
+        returns, _ = trainer.evaluate(trainer.params(), config.eval.episodes, config.eval.env_seed)
         rows.append(
             {
                 "generation": trainer.iteration,
@@ -96,7 +95,7 @@ def plot_curves(curves: list[list[dict]], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="cartpole-snn-evol-quick")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
     parser.add_argument("--every", type=int, default=5, help="generations between tests")
@@ -104,9 +103,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/test-curve"))
     args = parser.parse_args()
+    for flag in ("seeds", "every", "jobs"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    try:  # bad names and keys fail before training, in one line
+        overrides = parse_set_options(args.overrides)
+        config = resolve_config(get_experiment(args.experiment), overrides)
+    except NeurorlError as error:
+        parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    overrides = parse_set_options(args.overrides)
-    resolve_config(get_experiment(args.experiment), overrides)  # bad keys fail before training
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         curves = list(
             pool.map(
@@ -125,9 +130,9 @@ def main() -> None:
         provenance(),
         "",
         f"`neurorl train {args.experiment}{sets}` per seed in-process, {args.jobs} at a time, "
-        f"its centre tested every {args.every} generations ({TEST_EPISODES} episodes from env "
-        f"seed {TEST_ENV_SEED}, neither counted nor timed); each seed's first test >= "
-        f"{TARGET:.0f}, or its last.",
+        f"its centre tested every {args.every} generations ({config.eval.episodes} episodes "
+        f"from env seed {config.eval.env_seed}, neither counted nor timed); each seed's first "
+        f"test >= {TARGET:.0f}, or its last.",
         "",
         "| seed | generation | test mean ± std | training episodes | paper's episodes / ours | "
         "training s |",

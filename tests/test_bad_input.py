@@ -1,6 +1,8 @@
 """Bad input: one clear line on stderr, exit code 2, no traceback, nothing lost."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,26 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli, tmp_path):
 def test_bad_eval_episodes(cli, small_run):
     code, _, err = cli("eval", small_run, "--episodes", "0")
     assert_clean_error(code, err, "--episodes must be >= 1")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--every", "0"], "--every must be >= 1, got 0"),
+        (["--jobs", "0"], "--jobs must be >= 1, got 0"),
+        (["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
+        (["--experiment", "cartpole-snn-evolx"], "unknown experiment 'cartpole-snn-evolx'"),
+    ],
+)
+def test_bad_test_curve_benchmark_input(tmp_path, args, fragment):
+    """The test-curve benchmark refuses bad flags in one line before it trains or writes."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "evolution_test_curve.py"
+    out = tmp_path / "curve"
+    finished = subprocess.run(
+        [sys.executable, str(script), "--out", str(out), *args], capture_output=True, text=True
+    )
+    assert finished.returncode == 2
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith("evolution_test_curve.py: error: ") and fragment in lines[0]
+    assert not out.exists()

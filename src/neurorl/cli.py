@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from neurorl.experiments.runner import Run
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a one-line error, named after the program (not the subcommand), and exit
+    code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"neurorl: error: {message} (see 'neurorl --help')", file=sys.stderr)
+        program = self.prog.split()[0]
+        print(f"{program}: error: {message} (see '{program} --help')", file=sys.stderr)
         sys.exit(2)
 
 
@@ -30,7 +32,7 @@ def _add_set_option(parser: argparse.ArgumentParser, metavar: str, help_text: st
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="neurorl",
         description="Spiking and brain-inspired agents trained with RL and evolution.",
     )
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch CPU threads (default 1: these networks are small, and a thread that waits "
         "for a busy core stalls every operation)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     commands.add_parser("list", help="the experiments, one line each")
 
