@@ -12,12 +12,12 @@ plasticity off, 1.9 with STDP-RL on.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
-from report import provenance, write_section
+from report import check_minimums, provenance, write_section
 
+from neurorl.cli import OneLineParser
 from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
@@ -64,10 +64,11 @@ def stdp_rl_steps_per_second(seconds: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=20.0, help="per measurement")
     args = parser.parse_args()
+    check_minimums(parser, args, threads=1, seconds=1)
     torch.set_num_threads(args.threads)
     configure_cpu()
     window_s = 0.05

@@ -15,12 +15,12 @@ times whole STDP-RL runs of the paper's length (25,000 simulated s, the original
 rewritten in BENCHMARKS.md as each seed's row comes in.
 
 ``--set`` applies to both experiments' runs; run them apart (``--seeds 0 --stdprl-seeds N``)
-to set one's keys only.
+to set one's keys only. Bad flags, experiment names or keys: one line, exit code 2, before
+anything is trained; a ``neurorl train`` that fails: its error in one line, exit code 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -29,10 +29,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from report import provenance, write_section
+from report import (
+    check_experiments,
+    check_minimums,
+    main_with_one_line_errors,
+    provenance,
+    write_section,
+)
+
+from neurorl.cli import OneLineParser
+from neurorl.errors import NeurorlError
 
 PAPER_EPISODES = 80_000
 TARGET = 475.0
+EVOLUTION_SETS = ["train.stop_return=500"]  # a run stops once its centre returns 500
 
 
 def train(name: str, seed: int, overrides: list[str], out: Path) -> tuple[dict, float]:
@@ -40,14 +50,17 @@ def train(name: str, seed: int, overrides: list[str], out: Path) -> tuple[dict, 
     sets = [arg for override in overrides for arg in ("--set", override)]
     command = ["neurorl", "train", name, "--seed", str(seed), "--quiet", "--out", str(out), *sets]
     started = time.perf_counter()
-    finished = subprocess.run(command, check=True, capture_output=True, text=True)
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode:
+        error = (finished.stderr.strip().splitlines() or ["no message"])[-1]
+        raise NeurorlError(f"{' '.join(command)} failed: {error}")
     wall = time.perf_counter() - started
     run_dir = Path(finished.stdout.strip().splitlines()[-1])
     return json.loads((run_dir / "results.json").read_text()), wall
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="evolution seeds 0..N-1")
     parser.add_argument(
         "--evolution", default="cartpole-snn-evol", help="the evolution experiment to run"
@@ -60,6 +73,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
     args = parser.parse_args()
+    check_minimums(parser, args, seeds=0, stdprl_seeds=0, jobs=1)
+    if args.seeds:
+        check_experiments(parser, [args.evolution], [*EVOLUTION_SETS, *args.overrides])
+    if args.stdprl_seeds:
+        check_experiments(parser, [args.stdprl], args.overrides)
     if args.seeds:
         evolution(args.evolution, args.seeds, args.overrides, args.out, args.jobs)
     if args.stdprl_seeds:
@@ -78,7 +96,7 @@ def train_seeds(
 
 def evolution(name: str, seeds: int, extra: list[str], out: Path, jobs: int) -> None:
     """One section per experiment and ``--set`` list (a shorter budget is another figure)."""
-    overrides = ["train.stop_return=500", *extra]
+    overrides = [*EVOLUTION_SETS, *extra]
     lines = [
         provenance(),
         "",
@@ -135,4 +153,4 @@ def report(title: str, lines: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_with_one_line_errors(main)

@@ -38,9 +38,10 @@ import time
 from collections.abc import Callable
 
 import torch
-from report import provenance, write_section
+from report import check_minimums, provenance, write_section
 from torch import Tensor, nn
 
+from neurorl.cli import OneLineParser
 from neurorl.core.layers import lif_layer
 from neurorl.core.lif import LIFParameters
 from neurorl.core.surrogate import Surrogate
@@ -281,7 +282,7 @@ def section(args: argparse.Namespace, figures: dict, info: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=64)
@@ -290,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="50 steps, 1 repeat, no write")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
+    check_minimums(parser, args, threads=1, steps=1, batch=1, neurons=1, repeats=1)
     if args.quick:
         args.steps, args.repeats = min(args.steps, 50), 1
     figures, info = benchmark(args)

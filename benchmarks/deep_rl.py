@@ -17,11 +17,13 @@ With ``--mujoco ENV,...`` it instead trains ``ENV-snn-td3`` and ``ENV-ann-td3`` 
 ``--seeds`` seeds and ``--steps`` env steps each on ``--device`` and writes the table of test
 returns (mean and std over seeds, SNN / ANN): the paper's 1M-step table is ``--mujoco
 halfcheetah,hopper,walker2d,ant --steps 1000000 --seeds 5 --device cuda``.
+
+Bad flags, env names or devices: one line, exit code 2, before anything is trained; a run
+that fails: one line, exit code 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -30,11 +32,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from report import provenance, write_section
+from report import (
+    check_experiments,
+    check_minimums,
+    main_with_one_line_errors,
+    provenance,
+    write_section,
+)
 
+from neurorl.cli import OneLineParser
 from neurorl.cli import main as neurorl
 from neurorl.config import apply_overrides
+from neurorl.errors import NeurorlError
 from neurorl.experiments.registry import get_experiment
+from neurorl.experiments.runner import check_device
 
 HEADER = [
     "| experiment | seed | test mean ± std (episodes) | env steps | training s | spikes / "
@@ -48,7 +59,7 @@ def train(experiment: str, seed: int, out: Path, *options: str) -> tuple[dict, f
     started = time.perf_counter()
     command = ["train", experiment, "--quiet", "--seed", str(seed), "--out", str(out), *options]
     if neurorl(command) != 0:
-        raise SystemExit(f"neurorl {' '.join(command)} failed")
+        raise NeurorlError(f"neurorl {' '.join(command)} failed")
     wall = time.perf_counter() - started
     run_dir = max((out / experiment).glob(f"*-seed{seed}"))
     return json.loads((run_dir / "results.json").read_text()), wall
@@ -137,7 +148,7 @@ def mujoco_table(envs: list[str], seeds: int, steps: int, device: str, out: Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="cartpole-snn-dqn seeds")
     parser.add_argument("--td3-seeds", type=int, default=1, help="Pendulum TD3 seeds per kind")
     parser.add_argument("--skip-td3", action="store_true")
@@ -149,6 +160,14 @@ def main() -> None:
     parser.add_argument("--throughput", help="an env (e.g. pendulum): SNN vs ANN TD3 speed")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    check_minimums(parser, args, seeds=0, td3_seeds=0, steps=1, jobs=1, repeats=1)
+    envs = [args.throughput] if args.throughput else (args.mujoco or "").split(",")
+    names = [f"{env}-{kind}-td3" for env in envs if env for kind in ("snn", "ann")]
+    check_experiments(parser, names)
+    try:
+        check_device(args.device)
+    except NeurorlError as error:
+        parser.error(str(error))
     torch.set_num_threads(1)
     if args.throughput:
         steps = min(args.steps, 5_000)
@@ -194,4 +213,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_with_one_line_errors(main)

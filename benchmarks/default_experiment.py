@@ -2,23 +2,25 @@
 
 Each seed is a real run folder (training, evaluation on 100 test episodes from env seed 42,
 plots, a NIR export where the network has one), timed from the call to its last file.
-Figures go to BENCHMARKS.md.
+Figures go to BENCHMARKS.md. Bad flags: one line, exit code 2; a run that fails: its error
+in one line, exit code 1.
 
     python benchmarks/default_experiment.py [--seeds 5] [--out DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from report import provenance, write_section
+from report import check_minimums, main_with_one_line_errors, provenance, write_section
 
+from neurorl.cli import OneLineParser
 from neurorl.cli import main as neurorl
+from neurorl.errors import NeurorlError
 from neurorl.experiments.registry import DEFAULT_EXPERIMENT
 
 
@@ -26,7 +28,9 @@ def run(seeds: int, out: Path) -> str:
     rows, walls, means = [], [], []
     for seed in range(seeds):
         started = time.perf_counter()
-        assert neurorl(["train", "--quiet", "--seed", str(seed), "--out", str(out)]) == 0
+        command = ["train", "--quiet", "--seed", str(seed), "--out", str(out)]
+        if neurorl(command) != 0:
+            raise NeurorlError(f"neurorl {' '.join(command)} failed")
         wall = time.perf_counter() - started
         run_dir = max((out / DEFAULT_EXPERIMENT).glob(f"*-seed{seed}"))
         results = json.loads((run_dir / "results.json").read_text())
@@ -57,12 +61,17 @@ def run(seeds: int, out: Path) -> str:
     )
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main() -> None:
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    check_minimums(parser, args, seeds=1)
     with tempfile.TemporaryDirectory() as scratch:
         body = run(args.seeds, args.out or Path(scratch))
     print(body)
     print(write_section("Default experiment", body))
+
+
+if __name__ == "__main__":
+    main_with_one_line_errors(main)

@@ -6,12 +6,14 @@ those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-t
 (and at the trainer's own stop) the centre that the generation scored plays the test (the
 config's ``eval``: 100 episodes from env seed 42), on a clock and an episode count of their
 own: the test's episodes draw from their own streams and change nothing in the training. A
-seed ends at its first test >= 475, or where its training ends. The curve of every seed goes
-to ``--out/curve-seed<S>.csv``, and all of them to ``--out/test-curve.png`` (test mean
-against training episodes). Bad flags, experiment names or keys: one line, exit code 2.
+seed ends at its first test >= 475, or where its training ends, or (``--max-episodes N``)
+after the last generation that keeps its training episodes within N, tested there. The
+curve of every seed goes to ``--out/curve-seed<S>.csv``, and all of them to
+``--out/test-curve.png`` (test mean against training episodes). Bad flags, experiment names
+or keys: one line, exit code 2.
 
     python benchmarks/evolution_test_curve.py [--experiment cartpole-snn-evol-quick]
-        [--seeds 2] [--every 5] [--set KEY=VALUE ...] [--jobs 1] [--out DIR]
+        [--seeds 2] [--every 5] [--max-episodes N] [--set KEY=VALUE ...] [--jobs 1] [--out DIR]
 """
 
 from __future__ import annotations
@@ -24,21 +26,25 @@ from pathlib import Path
 
 import torch
 from cartpole_snn_learning import PAPER_EPISODES, TARGET
-from report import provenance, write_section
+from report import check_experiments, check_minimums, provenance, write_section
 
 from neurorl.cli import OneLineParser
-from neurorl.config import parse_set_options
 from neurorl.core import configure_cpu
-from neurorl.errors import NeurorlError
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import resolve_config
 
 
 def test_curve(
-    name: str, seed: int, overrides: dict[str, str], every: int, out: Path
+    name: str,
+    seed: int,
+    overrides: dict[str, str],
+    every: int,
+    max_episodes: int | None,
+    out: Path,
 ) -> list[dict]:
     """Train one seed, testing its centre every ``every`` generations, until the first test
-    >= TARGET; the curve's rows, also written to ``out``."""
+    >= TARGET or the generation after which another would pass ``max_episodes`` training
+    episodes; the curve's rows, also written to ``out``."""
     torch.set_num_threads(1)
     configure_cpu()
     experiment = get_experiment(name)
@@ -48,9 +54,14 @@ def test_curve(
     rows, training_seconds = [], 0.0
     while not trainer.finished():
         started = time.perf_counter()
+        episodes_before = trainer.episodes
         metrics = trainer.train_step()
         training_seconds += time.perf_counter() - started
-        if trainer.iteration % every and not trainer.finished():
+        generation_episodes = trainer.episodes - episodes_before
+        out_of_budget = (
+            max_episodes is not None and trainer.episodes + generation_episodes > max_episodes
+        )
+        if trainer.iteration % every and not (trainer.finished() or out_of_budget):
             continue
         returns, _ = trainer.evaluate(trainer.params(), config.eval.episodes, config.eval.env_seed)
         rows.append(
@@ -63,7 +74,7 @@ def test_curve(
                 "test_std": float(returns.std()),
             }
         )
-        if rows[-1]["test_mean"] >= TARGET:
+        if rows[-1]["test_mean"] >= TARGET or out_of_budget:
             break
     with (out / f"curve-seed{seed}.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -99,18 +110,15 @@ def main() -> None:
     parser.add_argument("--experiment", default="cartpole-snn-evol-quick")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
     parser.add_argument("--every", type=int, default=5, help="generations between tests")
+    parser.add_argument(
+        "--max-episodes", type=int, help="end a seed before its training episodes pass this"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/test-curve"))
     args = parser.parse_args()
-    for flag in ("seeds", "every", "jobs"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
-    try:  # bad names and keys fail before training, in one line
-        overrides = parse_set_options(args.overrides)
-        config = resolve_config(get_experiment(args.experiment), overrides)
-    except NeurorlError as error:
-        parser.error(str(error))
+    check_minimums(parser, args, seeds=1, every=1, jobs=1, max_episodes=1)
+    overrides, (config,) = check_experiments(parser, [args.experiment], args.overrides)
     args.out.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         curves = list(
@@ -120,19 +128,21 @@ def main() -> None:
                 range(args.seeds),
                 [overrides] * args.seeds,
                 [args.every] * args.seeds,
+                [args.max_episodes] * args.seeds,
                 [args.out] * args.seeds,
             )
         )
     plot_curves(curves, args.out / "test-curve.png")
     ends = [rows[-1] for rows in curves]
     sets = "".join(f" --set {pair}" for pair in args.overrides)
+    budget = f" within {args.max_episodes} training episodes" if args.max_episodes else ""
     lines = [
         provenance(),
         "",
         f"`neurorl train {args.experiment}{sets}` per seed in-process, {args.jobs} at a time, "
         f"its centre tested every {args.every} generations ({config.eval.episodes} episodes "
         f"from env seed {config.eval.env_seed}, neither counted nor timed); each seed's first "
-        f"test >= {TARGET:.0f}, or its last.",
+        f"test >= {TARGET:.0f}, or its last{budget}.",
         "",
         "| seed | generation | test mean ± std | training episodes | paper's episodes / ours | "
         "training s |",
@@ -149,6 +159,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     run = " ".join([args.experiment, *args.overrides])
+    run += f", within {args.max_episodes} episodes" if args.max_episodes else ""
     print(write_section(f"Haşegan 2022 network: evolution's test curve, {run}", body))
 
 

@@ -176,23 +176,46 @@ def test_bad_eval_episodes(cli, small_run):
 
 
 @pytest.mark.parametrize(
-    ("args", "fragment"),
+    ("script", "args", "fragment"),
     [
-        (["--every", "0"], "--every must be >= 1, got 0"),
-        (["--jobs", "0"], "--jobs must be >= 1, got 0"),
-        (["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
-        (["--experiment", "cartpole-snn-evolx"], "unknown experiment 'cartpole-snn-evolx'"),
+        ("evolution_test_curve", ["--every", "0"], "--every must be >= 1, got 0"),
+        ("evolution_test_curve", ["--jobs", "0"], "--jobs must be >= 1, got 0"),
+        ("evolution_test_curve", ["--max-episodes", "0"], "--max-episodes must be >= 1, got 0"),
+        ("evolution_test_curve", ["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
+        (
+            "evolution_test_curve",
+            ["--experiment", "cartpole-snn-evolx"],
+            "unknown experiment 'cartpole-snn-evolx'",
+        ),
+        ("cartpole_snn_learning", ["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
+        ("cartpole_snn_learning", ["--seeds", "1", "--jobs", "0"], "--jobs must be >= 1, got 0"),
+        (
+            "cartpole_snn_learning",
+            ["--seeds", "0", "--stdprl-seeds", "1", "--stdprl", "stdp"],
+            "unknown experiment 'stdp'",
+        ),
+        ("deep_rl", ["--mujoco", "hoper"], "unknown experiment 'hoper-snn-td3'"),
+        ("deep_rl", ["--seeds", "-1"], "--seeds must be >= 0, got -1"),
+        ("default_experiment", ["--seeds", "0"], "--seeds must be >= 1, got 0"),
+        ("cartpole_snn", ["--seconds", "0"], "--seconds must be >= 1, got 0.0"),
+        ("core_throughput", ["--threads", "1", "0"], "--threads must be >= 1, got [1, 0]"),
     ],
 )
-def test_bad_test_curve_benchmark_input(tmp_path, args, fragment):
-    """The test-curve benchmark refuses bad flags in one line before it trains or writes."""
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "evolution_test_curve.py"
-    out = tmp_path / "curve"
+def test_bad_benchmark_input(tmp_path, script, args, fragment):
+    """The benchmark scripts refuse bad flags, names and keys in one line, before they train
+    or write anything (BENCHMARKS.md included)."""
+    root = Path(__file__).resolve().parent.parent
+    benchmarks_md = (root / "BENCHMARKS.md").read_text()
+    out = tmp_path / "out"
+    out_flag = ["--out", str(out)] if script not in ("cartpole_snn", "core_throughput") else []
     finished = subprocess.run(
-        [sys.executable, str(script), "--out", str(out), *args], capture_output=True, text=True
+        [sys.executable, str(root / "benchmarks" / f"{script}.py"), *out_flag, *args],
+        capture_output=True,
+        text=True,
     )
     assert finished.returncode == 2
     lines = finished.stderr.strip().splitlines()
     assert len(lines) == 1, finished.stderr
-    assert lines[0].startswith("evolution_test_curve.py: error: ") and fragment in lines[0]
+    assert lines[0].startswith(f"{script}.py: error: ") and fragment in lines[0]
     assert not out.exists()
+    assert (root / "BENCHMARKS.md").read_text() == benchmarks_md
