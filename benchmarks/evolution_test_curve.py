@@ -7,7 +7,8 @@ those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-t
 config's ``eval``: 100 episodes from env seed 42), on a clock and an episode count of their
 own: the test's episodes draw from their own streams and change nothing in the training. A
 seed ends at its first test >= 475, or where its training ends, or (``--max-episodes N``)
-after the last generation that keeps its training episodes within N, tested there. The
+where one more generation as large as the last would take its training episodes past N
+(a generation whose centre also plays its validation episodes can go past), tested there. The
 curve of every seed goes to ``--out/curve-seed<S>.csv``, and all of them to
 ``--out/test-curve.png`` (test mean against training episodes). Bad flags, experiment names
 or keys: one line, exit code 2.
@@ -111,7 +112,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
     parser.add_argument("--every", type=int, default=5, help="generations between tests")
     parser.add_argument(
-        "--max-episodes", type=int, help="end a seed before its training episodes pass this"
+        "--max-episodes", type=int, help="end a seed before a generation would pass this"
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
