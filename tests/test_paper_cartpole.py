@@ -206,8 +206,10 @@ def test_evolution_of_the_paper_network_and_of_ea_em_only_and_by_ars():
     quick = _trainer(DEFAULT_EXPERIMENT, **small)  # the default: ARS, all pairs, dt 2 ms
     assert quick.config.net.network.steps == 25 and quick.config.es.variant == "ars"
     assert quick.train_step()["episodes"] == 5
-    fast = _trainer("cartpole-snn-evol-fast", **small)  # the default's ES, members to 500 steps
-    assert fast.config.es == quick.config.es and fast.config.train.member_max_steps is None
+    fast = get_experiment("cartpole-snn-evol-fast").default_config()  # the default's ES and
+    default = get_experiment(DEFAULT_EXPERIMENT).default_config()  # network, members to 500
+    assert fast.es == default.es and fast.net == default.net
+    assert fast.train.member_max_steps is None
 
 
 def test_members_episodes_end_at_their_cap_and_the_centres_do_not():

@@ -101,8 +101,9 @@ ARS_TRAIN = dataclasses.replace(
 # ARS on a budget of ~3 minutes here (the default experiment; a budget of generations, not
 # seconds): 80 generations at dt = 2 ms, all 64 pairs stepping, sigma 4 mV, members' episodes
 # ending at 250 steps (the centre's run to 500), every member starting from one of the last
-# 20 starts on which the centre fell short. Seeds 0-7 tested 383-500, mean 450 (sigma 2 mV:
-# 203-385, mean 278; docs/hasegan2022/README.md).
+# 20 starts on which the centre fell short. Seeds 0-7 tested 383-500, mean 450 (sigma 2 mV,
+# on an AMD EPYC: 203-385, mean 278; docs/hasegan2022/README.md).
+QUICK_NETWORK = CartPoleNetworkConfig(dt_ms=2.0)
 QUICK_ES = dataclasses.replace(ARS_ES, top_fraction=1.0, sigma=4.0)
 QUICK_TRAIN = dataclasses.replace(ARS_TRAIN, generations=80, member_max_steps=250, replay_starts=1)
 # The same ARS run on to its stop (200 generations at most, the step decaying over them), the
@@ -286,14 +287,14 @@ EXPERIMENTS: dict[str, Experiment] = {
             "cartpole-snn-evol-quick",
             "Haşegan 2022 network at dt 2 ms, ARS for 80 generations (all pairs step; members' "
             "episodes end at 250 steps and replay the centre's failed starts): 2-3 min",
-            _paper_evolution(QUICK_ES, QUICK_TRAIN, network=CartPoleNetworkConfig(dt_ms=2.0)),
+            _paper_evolution(QUICK_ES, QUICK_TRAIN, network=QUICK_NETWORK),
             EvolutionTrainer,
         ),
         Experiment(
             "cartpole-snn-evol-fast",
             "Haşegan 2022 network at dt 2 ms, the default's ARS with members' episodes to 500 "
             "steps, on to its stop (200 generations at most): a test of 475 in 8,000 episodes",
-            _paper_evolution(QUICK_ES, FAST_TRAIN, network=CartPoleNetworkConfig(dt_ms=2.0)),
+            _paper_evolution(QUICK_ES, FAST_TRAIN, network=QUICK_NETWORK),
             EvolutionTrainer,
         ),
         Experiment(
