@@ -7,8 +7,9 @@ those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-t
 config's ``eval``: 100 episodes from env seed 42), on a clock and an episode count of their
 own: the test's episodes draw from their own streams and change nothing in the training. A
 seed ends at its first test >= 475, or where its training ends, or (``--max-episodes N``)
-where one more generation as large as the last would take its training episodes past N
-(a generation whose centre also plays its validation episodes can go past), tested there. The
+at its last generation within N training episodes, tested there (the generation that went
+past N is dropped, its seconds with it; generation 0, the initial centre, if the first did).
+The
 curve of every seed goes to ``--out/curve-seed<S>.csv``, and all of them to
 ``--out/test-curve.png`` (test mean against training episodes). Bad flags, experiment names
 or keys: one line, exit code 2.
@@ -44,38 +45,43 @@ def test_curve(
     out: Path,
 ) -> list[dict]:
     """Train one seed, testing its centre every ``every`` generations, until the first test
-    >= TARGET or the generation after which another would pass ``max_episodes`` training
-    episodes; the curve's rows, also written to ``out``."""
+    >= TARGET or its training's end, or, when a generation takes the training episodes past
+    ``max_episodes``, at the last generation within them; the curve's rows, also written to
+    ``out``."""
     torch.set_num_threads(1)
     configure_cpu()
     experiment = get_experiment(name)
     config = resolve_config(experiment, {**overrides, "seed": str(seed)})
     torch.manual_seed(config.seed)  # as Run.make_trainer
     trainer = experiment.make_trainer(config)
+
+    def tested(point: dict, params: torch.Tensor) -> dict:
+        returns, _ = trainer.evaluate(params, config.eval.episodes, config.eval.env_seed)
+        return {**point, "test_mean": float(returns.mean()), "test_std": float(returns.std())}
+
     rows, training_seconds = [], 0.0
+    start = {"generation": 0, "episodes": 0, "training_s": 0.0, "center_return": float("nan")}
+    within = (start, trainer.params())  # the last generation within max_episodes
     while not trainer.finished():
         started = time.perf_counter()
-        episodes_before = trainer.episodes
         metrics = trainer.train_step()
-        training_seconds += time.perf_counter() - started
-        generation_episodes = trainer.episodes - episodes_before
-        out_of_budget = (
-            max_episodes is not None and trainer.episodes + generation_episodes > max_episodes
-        )
-        if trainer.iteration % every and not (trainer.finished() or out_of_budget):
+        seconds = time.perf_counter() - started
+        if max_episodes is not None and trainer.episodes > max_episodes:
+            if not rows or rows[-1]["generation"] != within[0]["generation"]:
+                rows.append(tested(*within))
+            break
+        training_seconds += seconds
+        point = {
+            "generation": trainer.iteration,
+            "episodes": trainer.episodes,
+            "training_s": round(training_seconds, 1),
+            "center_return": metrics["center_return"],
+        }
+        within = (point, trainer.params())
+        if trainer.iteration % every and not trainer.finished():
             continue
-        returns, _ = trainer.evaluate(trainer.params(), config.eval.episodes, config.eval.env_seed)
-        rows.append(
-            {
-                "generation": trainer.iteration,
-                "episodes": trainer.episodes,
-                "training_s": round(training_seconds, 1),
-                "center_return": metrics["center_return"],
-                "test_mean": float(returns.mean()),
-                "test_std": float(returns.std()),
-            }
-        )
-        if rows[-1]["test_mean"] >= TARGET or out_of_budget:
+        rows.append(tested(point, trainer.params()))
+        if rows[-1]["test_mean"] >= TARGET:
             break
     with (out / f"curve-seed{seed}.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -112,7 +118,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
     parser.add_argument("--every", type=int, default=5, help="generations between tests")
     parser.add_argument(
-        "--max-episodes", type=int, help="end a seed before a generation would pass this"
+        "--max-episodes", type=int, help="end a seed at its last generation within this"
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
