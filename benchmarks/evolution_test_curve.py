@@ -9,8 +9,7 @@ own: the test's episodes draw from their own streams and change nothing in the t
 seed ends at its first test >= 475, or where its training ends, or (``--max-episodes N``)
 at its last generation within N training episodes, tested there (the generation that went
 past N is dropped, its seconds with it; generation 0, the initial centre, if the first did).
-The
-curve of every seed goes to ``--out/curve-seed<S>.csv``, and all of them to
+The curve of every seed goes to ``--out/curve-seed<S>.csv``, and all of them to
 ``--out/test-curve.png`` (test mean against training episodes). Bad flags, experiment names
 or keys: one line, exit code 2.
 
