@@ -79,7 +79,7 @@ def test_curve(
         within = (point, trainer.params())
         if trainer.iteration % every and not trainer.finished():
             continue
-        rows.append(tested(point, trainer.params()))
+        rows.append(tested(*within))
         if rows[-1]["test_mean"] >= TARGET:
             break
     with (out / f"curve-seed{seed}.csv").open("w", newline="") as file:
