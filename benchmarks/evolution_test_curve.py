@@ -2,13 +2,15 @@
 >= 475 on the paper's protocol, against the paper's 80,000 episodes.
 
 Each seed trains in this process through the experiment's own trainer, so its metrics are
-those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-th generation
-(and at the trainer's own stop) the centre that the generation scored plays the test (the
-config's ``eval``: 100 episodes from env seed 42), on a clock and an episode count of their
-own: the test's episodes draw from their own streams and change nothing in the training. A
-seed ends at its first test >= 475, or where its training ends, or (``--max-episodes N``)
-at its last generation within N training episodes, tested there (the generation that went
-past N is dropped, its seconds with it; generation 0, the initial centre, if the first did).
+those of ``neurorl train NAME --seed S`` with the same keys. Every ``--every``-th iteration (a
+generation of the ES; cartpole-snn-stdprl-evol's first ones are its STDP-RL phase's blocks
+of episodes), and at the trainer's own stop, the weights that the iteration scored play the
+test (the config's ``eval``: 100 episodes from env seed 42), on a clock and an episode count
+of their own: the test's episodes draw from their own streams and change nothing in the
+training. A seed ends at its first test >= 475, or where its training ends, or
+(``--max-episodes N``) at its last iteration within N training episodes, tested there (the
+iteration that went past N is dropped, its seconds with it; iteration 0, the untrained
+weights, if the first did).
 The curve of every seed goes to ``--out/curve-seed<S>.csv``, and all of them to
 ``--out/test-curve.png`` (test mean against training episodes). Bad flags, experiment names
 or keys: one line, exit code 2.
@@ -43,9 +45,9 @@ def test_curve(
     max_episodes: int | None,
     out: Path,
 ) -> list[dict]:
-    """Train one seed, testing its centre every ``every`` generations, until the first test
-    >= TARGET or its training's end, or, when a generation takes the training episodes past
-    ``max_episodes``, at the last generation within them; the curve's rows, also written to
+    """Train one seed, testing its weights every ``every`` iterations, until the first test
+    >= TARGET or its training's end, or, when an iteration takes the training episodes past
+    ``max_episodes``, at the last iteration within them; the curve's rows, also written to
     ``out``."""
     torch.set_num_threads(1)
     configure_cpu()
@@ -59,22 +61,22 @@ def test_curve(
         return {**point, "test_mean": float(returns.mean()), "test_std": float(returns.std())}
 
     rows, training_seconds = [], 0.0
-    start = {"generation": 0, "episodes": 0, "training_s": 0.0, "center_return": float("nan")}
-    within = (start, trainer.params())  # the last generation within max_episodes
+    start = {"iteration": 0, "episodes": 0, "training_s": 0.0, "score": float("nan")}
+    within = (start, trainer.params())  # the last iteration within max_episodes
     while not trainer.finished():
         started = time.perf_counter()
         metrics = trainer.train_step()
         seconds = time.perf_counter() - started
         if max_episodes is not None and trainer.episodes > max_episodes:
-            if not rows or rows[-1]["generation"] != within[0]["generation"]:
+            if not rows or rows[-1]["iteration"] != within[0]["iteration"]:
                 rows.append(tested(*within))
             break
         training_seconds += seconds
         point = {
-            "generation": trainer.iteration,
+            "iteration": trainer.iteration,
             "episodes": trainer.episodes,
             "training_s": round(training_seconds, 1),
-            "center_return": metrics["center_return"],
+            "score": metrics[trainer.score_key],
         }
         within = (point, trainer.params())
         if trainer.iteration % every and not trainer.finished():
@@ -115,9 +117,9 @@ def main() -> None:
     parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="cartpole-snn-evol-quick")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
-    parser.add_argument("--every", type=int, default=5, help="generations between tests")
+    parser.add_argument("--every", type=int, default=5, help="iterations between tests")
     parser.add_argument(
-        "--max-episodes", type=int, help="end a seed at its last generation within this"
+        "--max-episodes", type=int, help="end a seed at its last iteration within this"
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time")
@@ -146,17 +148,17 @@ def main() -> None:
         provenance(),
         "",
         f"`neurorl train {args.experiment}{sets}` per seed in-process, {args.jobs} at a time, "
-        f"its centre tested every {args.every} generations ({config.eval.episodes} episodes "
+        f"its weights tested every {args.every} iterations ({config.eval.episodes} episodes "
         f"from env seed {config.eval.env_seed}, neither counted nor timed); each seed's first "
         f"test >= {TARGET:.0f}, or its last{budget}.",
         "",
-        "| seed | generation | test mean ± std | training episodes | paper's episodes / ours | "
+        "| seed | iteration | test mean ± std | training episodes | paper's episodes / ours | "
         "training s |",
         "|---|---|---|---|---|---|",
     ]
     for seed, end in enumerate(ends):
         lines.append(
-            f"| {seed} | {end['generation']} | {end['test_mean']:.1f} ± {end['test_std']:.1f} | "
+            f"| {seed} | {end['iteration']} | {end['test_mean']:.1f} ± {end['test_std']:.1f} | "
             f"{end['episodes']} | {PAPER_EPISODES / end['episodes']:.1f}x | "
             f"{end['training_s']:.0f} |"
         )

@@ -28,10 +28,8 @@ def test_test_curve_ends_at_the_last_generation_within_the_episode_budget(
         "eval.episodes": "3",
     }
     rows = curve("cartpole-ann-es", 0, overrides, 2, max_episodes, tmp_path)
-    assert [(r["generation"], r["episodes"]) for r in rows][-1] == (generation, episodes)
+    assert [(r["iteration"], r["episodes"]) for r in rows][-1] == (generation, episodes)
     assert all(r["episodes"] <= max_episodes for r in rows)
-    assert [r["generation"] for r in rows] == [*range(2, generation, 2), generation]
+    assert [r["iteration"] for r in rows] == [*range(2, generation, 2), generation]
     with (tmp_path / "curve-seed0.csv").open() as file:
-        assert [int(r["generation"]) for r in csv.DictReader(file)] == [
-            r["generation"] for r in rows
-        ]
+        assert [int(r["iteration"]) for r in csv.DictReader(file)] == [r["iteration"] for r in rows]

@@ -194,6 +194,15 @@ class EvolutionTrainer:
         """The centre that the last score belongs to, ``[D]`` (scored before its update)."""
         return self.scored_center.clone()
 
+    def start_from(self, params: Tensor) -> None:
+        """Put the centre at ``params [D]`` before the first generation (e.g. weights that
+        another rule learned), in place of the untrained ones."""
+        if self.iteration:
+            raise RuntimeError("start_from() after the first generation")
+        with torch.no_grad():
+            self.es.center.copy_(params)
+        self.scored_center = self.es.center.detach().clone()
+
     def parameters_finite(self) -> bool:
         return bool(torch.isfinite(self.es.center).all())
 
