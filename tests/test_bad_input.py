@@ -74,6 +74,17 @@ def test_stdp_rl_validated_checkpoint_needs_periodic_validation(cli, tmp_path):
     assert_clean_error(code, err, "checkpoint=validated needs validate_every > 0")
 
 
+@pytest.mark.parametrize(
+    ("override", "got"),
+    [("lifetime.episodes=-1", "got -1 and 100"), ("lifetime.episodes_per_step=0", "got 800 and 0")],
+)
+def test_impossible_lifetimes_fail_at_start(cli, tmp_path, override, got):
+    code, _, err = cli("train", "cartpole-snn-stdprl-evol", "--out", tmp_path, "--set", override)
+    assert_clean_error(
+        code, err, "lifetime.episodes must be >= 0 and lifetime.episodes_per_step", got
+    )
+
+
 def test_member_horizon_needs_an_env_with_a_time_limit(cli, tmp_path):
     sets = ["env_id=CliffWalking-v1", "train.member_max_steps=10"]
     code, _, err = cli(
