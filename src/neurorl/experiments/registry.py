@@ -122,10 +122,14 @@ PAPER_TRAIN = TrainConfig(
 )
 
 
-def _paper_evolution(es: ESConfig, train: TrainConfig, **net: Any) -> Callable[[], Any]:
-    return lambda: PaperNetworkEvolutionConfig(
-        net=PaperNetworkPolicyConfig(compile=True, **net), es=es, train=train
-    )
+def _paper_evolution(
+    es: ESConfig,
+    train: TrainConfig,
+    config: type[PaperNetworkEvolutionConfig] = PaperNetworkEvolutionConfig,
+    **net: Any,
+) -> Callable[[], Any]:
+    """The paper network's evolution (``config``: or a subclass of it) with some net keys."""
+    return lambda: config(net=PaperNetworkPolicyConfig(compile=True, **net), es=es, train=train)
 
 
 def _stdp_rl(**plasticity: Any) -> Callable[[], Any]:
@@ -309,11 +313,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "cartpole-snn-stdprl-evol",
             "Haşegan 2022 network at dt 2 ms: STDP-RL (EA->EM) for its first 800 episodes, "
             "then cartpole-snn-evol-fast's ES from the weights it learned",
-            lambda: LifetimeEvolutionConfig(
-                net=PaperNetworkPolicyConfig(compile=True, network=QUICK_NETWORK),
-                es=QUICK_ES,
-                train=FAST_TRAIN,
-            ),
+            _paper_evolution(QUICK_ES, FAST_TRAIN, LifetimeEvolutionConfig, network=QUICK_NETWORK),
             LifetimeEvolutionTrainer,
         ),
         Experiment(
