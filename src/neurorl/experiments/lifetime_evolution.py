@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import nir
 import numpy as np
-import torch
 from torch import Tensor
 
 from neurorl.experiments.evolution import EvolutionTrainer, PaperNetworkEvolutionConfig
@@ -142,7 +141,9 @@ class LifetimeEvolutionTrainer:
         return self.evolution.params() if self.lifetime_over else self.lifetime.params()
 
     def parameters_finite(self) -> bool:
-        return bool(torch.isfinite(self.params()).all())
+        """The weights that train on: STDP-RL's, then the ES's centre (not only the scored one)."""
+        trainer = self.evolution if self.lifetime_over else self.lifetime
+        return trainer.parameters_finite()
 
     def evaluate(
         self, params: Tensor, episodes: int, env_seed: int
