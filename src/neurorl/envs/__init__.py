@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 
 from neurorl.errors import ConfigError
 
@@ -18,3 +19,13 @@ def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
         return probe.observation_space, probe.action_space
     finally:
         probe.close()
+
+
+def discrete_env_spaces(env_id: str) -> tuple[int, int]:
+    """``(observation size, number of actions)`` of a discrete-action Gymnasium env."""
+    observation_space, action_space = env_spaces(env_id)
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ConfigError(
+            f"this experiment needs a discrete action space; {env_id} has {action_space}"
+        )
+    return int(np.prod(observation_space.shape)), int(action_space.n)

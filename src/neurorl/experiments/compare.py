@@ -14,7 +14,7 @@ from neurorl.analysis.plots import load_metrics, plot_comparison
 from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest, train_on_ray
 from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
-from neurorl.experiments.evolution import EvalConfig
+from neurorl.experiments.common import EvalConfig
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import create_run, open_run, resolve_config, train
 from neurorl.learn.rollout import random_policy_returns

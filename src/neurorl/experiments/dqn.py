@@ -31,9 +31,11 @@ from torch import Tensor, nn
 
 from neurorl.config import require
 from neurorl.core import configure_cpu
-from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, seed_of, stream
+from neurorl.envs import discrete_env_spaces
+from neurorl.experiments.common import EvalConfig
 from neurorl.learn.rollout import play_episodes
 from neurorl.nets.deep import DeepNet, DeepNetConfig
+from neurorl.streams import seed_of, stream
 
 # --- replay buffer ----------------------------------------------------------------------
 

@@ -17,12 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neurorl.envs import env_spaces
+from neurorl.envs import discrete_env_spaces
 from neurorl.errors import ConfigError
+from neurorl.experiments.common import EvalConfig
 from neurorl.learn.es import ESConfig, EvolutionStrategy
 from neurorl.learn.rollout import evaluate_policy, run_episodes
 from neurorl.nets.cartpole_policy import PaperNetworkPolicyConfig
 from neurorl.nets.policies import BatchedPolicy, MLPPolicyConfig
+from neurorl.streams import seed_of, stream
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
-    episodes: int = 100
-    env_seed: int = 42
-
-    def __post_init__(self) -> None:
-        if self.episodes < 1:
-            raise ValueError(f"eval.episodes must be >= 1, got {self.episodes}")
-
-
-@dataclass(frozen=True)
 class EvolutionConfig:
     env_id: str = "CartPole-v1"
     seed: int = 0
@@ -116,27 +108,6 @@ class PaperNetworkEvolutionConfig(EvolutionConfig):
     """Evolution of the plastic weights of the paper's CartPole network (plasticity off)."""
 
     net: PaperNetworkPolicyConfig = field(default_factory=PaperNetworkPolicyConfig)
-
-
-def stream(seed: int, *indices: int) -> torch.Generator:
-    """An independent CPU random stream for (seed, indices...), e.g. (seed, generation)."""
-    state = np.random.SeedSequence([seed, *indices]).generate_state(1)[0]
-    return torch.Generator().manual_seed(int(state))
-
-
-def seed_of(generator: torch.Generator) -> int:
-    """An env seed (int32) derived from a random stream, e.g. ``seed_of(stream(seed, i))``."""
-    return int(generator.initial_seed() % 2**31)
-
-
-def discrete_env_spaces(env_id: str) -> tuple[int, int]:
-    """``(observation size, number of actions)`` of a discrete-action Gymnasium env."""
-    observation_space, action_space = env_spaces(env_id)
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise ConfigError(
-            f"this experiment needs a discrete action space; {env_id} has {action_space}"
-        )
-    return int(np.prod(observation_space.shape)), int(action_space.n)
 
 
 class EvolutionTrainer:

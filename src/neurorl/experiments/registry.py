@@ -352,14 +352,21 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
-RENAMED = {"cartpole-snn-stdprl-es-ea": "cartpole-snn-stdprl"}
-"""Former names (runs saved under them still open): the ES->EA->EM rule became the default
-STDP-RL experiment on 2026-12-03."""
+def register(experiment: Experiment) -> Experiment:
+    """Add an experiment under its name (as ``gymnasium.register`` adds an env), from
+    neurorl's own modules or a user's code; a name already taken is an error."""
+    if experiment.name in EXPERIMENTS:
+        raise NeurorlError(f"experiment '{experiment.name}' is already registered")
+    EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+# the systems built on the core register their experiments when imported
+# (one import line per module, below)
 
 
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``; an unknown name suggests the closest one."""
-    name = RENAMED.get(name, name)
     if name in EXPERIMENTS:
         return EXPERIMENTS[name]
     close = difflib.get_close_matches(name, list(EXPERIMENTS), n=1, cutoff=0.4)

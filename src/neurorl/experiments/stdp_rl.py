@@ -41,8 +41,9 @@ import torch
 from torch import Tensor
 
 from neurorl.core.decoders import TieBreak, spike_count_vote
+from neurorl.envs import discrete_env_spaces
 from neurorl.errors import ConfigError
-from neurorl.experiments.evolution import EvalConfig, discrete_env_spaces, seed_of, stream
+from neurorl.experiments.common import EvalConfig
 from neurorl.learn import homeostasis
 from neurorl.learn.rollout import evaluate_policy, run_episodes
 from neurorl.learn.stdp import (
@@ -59,6 +60,7 @@ from neurorl.nets.cartpole_network import (
     run_window,
 )
 from neurorl.nets.cartpole_policy import PaperNetworkPolicy, PaperNetworkPolicyConfig
+from neurorl.streams import seed_of, stream
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from torch import Tensor, nn
 from neurorl.config import require
 from neurorl.envs import env_spaces
 from neurorl.errors import ConfigError
+from neurorl.experiments.common import EvalConfig
 from neurorl.experiments.dqn import OffPolicyTrainer, polyak_update, td_target
-from neurorl.experiments.evolution import EvalConfig, stream
 from neurorl.nets.deep import DeepNet, DeepNetConfig
+from neurorl.streams import stream
 
 
 def continuous_env_spaces(env_id: str) -> tuple[int, int, Tensor]:

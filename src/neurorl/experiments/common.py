@@ -1,0 +1,36 @@
+"""Config sections every experiment shares: one vocabulary across ES, STDP-RL, DQN, TD3 and
+the systems built on them.
+
+- ``eval``: the test protocol (``eval.episodes`` from env seed ``eval.env_seed``), run once
+  on the policy that ``best.pt`` keeps.
+- ``train.stop_score``: stop once the trainer's score reaches this (None: run the budget).
+- ``train.checkpoint``: which policy ``best.pt`` keeps (``best``: the highest score;
+  ``last``: the last scored; ``validated``: the highest validation mean).
+- ``train.validate_every`` / ``train.validation_episodes``: model selection on episodes
+  from seeds of their own, never the test's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CheckpointRule = Literal["best", "last", "validated"]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    episodes: int = 100
+    env_seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ValueError(f"eval.episodes must be >= 1, got {self.episodes}")
+
+
+def check_checkpoint_rule(rule: str, validate_every: int) -> None:
+    """ValueError for an unknown ``train.checkpoint`` or ``validated`` without validation."""
+    if rule not in ("best", "last", "validated"):
+        raise ValueError(f"train.checkpoint must be 'best', 'last' or 'validated', got {rule!r}")
+    if rule == "validated" and validate_every < 1:
+        raise ValueError("train.checkpoint=validated needs train.validate_every > 0")
