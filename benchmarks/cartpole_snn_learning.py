@@ -42,7 +42,7 @@ from neurorl.errors import NeurorlError
 
 PAPER_EPISODES = 80_000
 TARGET = 475.0
-EVOLUTION_SETS = ["train.stop_return=500"]  # a run stops once its centre returns 500
+EVOLUTION_SETS = ["train.stop_score=500"]  # a run stops once its centre returns 500
 
 
 def train(name: str, seed: int, overrides: list[str], out: Path) -> tuple[dict, float]:

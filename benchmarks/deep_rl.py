@@ -86,7 +86,7 @@ def td3_throughput(env: str, steps: int, repeats: int, device: str) -> str:
         experiment = get_experiment(f"{env}-{kind}-td3")
         options = {
             "train.steps_per_iteration": str(steps),
-            "train.eval_episodes": "1",
+            "train.validation_episodes": "1",
             "device": device,
         }
         config = apply_overrides(experiment.default_config(), options)

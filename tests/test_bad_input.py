@@ -69,9 +69,9 @@ def test_periodic_validation_needs_validation_episodes(cli, tmp_path):
 
 def test_stdp_rl_validated_checkpoint_needs_periodic_validation(cli, tmp_path):
     code, _, err = cli(
-        "train", "cartpole-snn-stdprl", "--out", tmp_path, "--set", "checkpoint=validated"
+        "train", "cartpole-snn-stdprl", "--out", tmp_path, "--set", "train.checkpoint=validated"
     )
-    assert_clean_error(code, err, "checkpoint=validated needs validate_every > 0")
+    assert_clean_error(code, err, "train.checkpoint=validated needs train.validate_every > 0")
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ def test_test_curve_ends_at_the_last_generation_within_the_episode_budget(
         "es.population": "4",
         "train.episodes_per_member": "1",
         "train.center_episodes": "4",
-        "train.stop_return": "1e9",
+        "train.stop_score": "1e9",
         "train.validation_episodes": "7",
         "train.validate_every": "2",
         "eval.episodes": "3",

@@ -12,11 +12,11 @@ def test_overrides_are_typed_and_nested():
             "es.population": "32",
             "net.beta": "0.5",
             "es.antithetic": "false",
-            "train.stop_return": "none",
+            "train.stop_score": "none",
         },
     )
     assert config.es.population == 32 and config.net.beta == 0.5
-    assert config.es.antithetic is False and config.train.stop_return is None
+    assert config.es.antithetic is False and config.train.stop_score is None
     assert EvolutionConfig().es.population == 64  # the default is untouched
 
 

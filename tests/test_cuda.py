@@ -20,7 +20,7 @@ OFF_POLICY = [
     "train.total_steps=1200",
     "train.learning_starts=400",
     "train.steps_per_iteration=600",
-    "train.eval_episodes=2",
+    "train.validation_episodes=2",
     "eval.episodes=2",
 ]
 TINY = {
@@ -36,7 +36,7 @@ TINY = {
     "acrobot-snn-dqn": [*OFF_POLICY, "net.encoding=poisson"],
     "pendulum-snn-td3": OFF_POLICY,
     "pendulum-snn-td3-popsan": OFF_POLICY,
-    "halfcheetah-snn-td3": [*OFF_POLICY, "eval.episodes=1", "train.eval_episodes=1"],
+    "halfcheetah-snn-td3": [*OFF_POLICY, "eval.episodes=1", "train.validation_episodes=1"],
 }
 CONDUCTANCE_NETWORK = {"cartpole-snn-evol", "cartpole-snn-stdprl"}
 

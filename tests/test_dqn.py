@@ -15,7 +15,7 @@ from neurorl.experiments.registry import get_experiment
 
 def small_config(**train):
     config = get_experiment("cartpole-snn-dqn").default_config()
-    train = {"steps_per_iteration": 500, "learning_starts": 200, "eval_episodes": 2, **train}
+    train = {"steps_per_iteration": 500, "learning_starts": 200, "validation_episodes": 2, **train}
     return dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
 
 
@@ -97,7 +97,7 @@ def test_same_seed_same_metrics_and_exact_resume():
 def test_cartpole_snn_dqn_learns():
     """6k env steps: the greedy spiking Q-network clearly beats a random policy (~22)."""
     torch.manual_seed(0)
-    trainer = DQNTrainer(small_config(total_steps=6000, steps_per_iteration=2000, eval_episodes=5))
+    trainer = DQNTrainer(small_config(total_steps=6000, steps_per_iteration=2000, validation_episodes=5))
     best, best_params = -1.0, None
     while not trainer.finished():
         metrics = trainer.train_step()
@@ -115,7 +115,7 @@ def test_a_policy_nir_cannot_hold_still_finishes_its_run(cli, tmp_path):
         "train", "cartpole-snn-dqn", "--quiet", "--out", tmp_path,
         "--set", "net.voltage_decay=0.99", "--set", "net.randomise=uniform",
         "--set", "net.spread=0.5", "--set", "train.total_steps=300",
-        "--set", "train.steps_per_iteration=300", "--set", "train.eval_episodes=1",
+        "--set", "train.steps_per_iteration=300", "--set", "train.validation_episodes=1",
         "--set", "eval.episodes=2",
     )  # fmt: skip
     assert code == 0

@@ -11,12 +11,18 @@ from neurorl.core import configure_cpu
 from neurorl.experiments import evolution
 from neurorl.experiments.checkpoint import load_checkpoint, save_checkpoint
 from neurorl.experiments.registry import DEFAULT_EXPERIMENT, get_experiment
-from neurorl.experiments.stdp_rl import PAPER_STAGES, CriticConfig, critic_reward, stdp_config
+from neurorl.experiments.stdp_rl import (
+    PAPER_STAGES,
+    WEIGHT_NAMES,
+    CriticConfig,
+    critic_reward,
+    stdp_config,
+)
 from neurorl.learn.rollout import FirstEpisodes, run_episodes
 from neurorl.learn.stdp import stdp_init
 from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
-EAGER = {"compile": "false"}  # compiling the time step costs more than these short runs
+EAGER = {"net.compile": "false"}  # compiling the time step costs more than these short runs
 STAGE = PAPER_STAGES[-1]  # k 1.2, positive bias 2, opposite factor 0.9
 SHORT = (  # one 120-step stage with a large rate, so that a few episodes change weights
     "[{env_steps: 120, window_ms: 5, lifetime_ms: 250, rate: 0.05, angvel_weight: 1.2, "
@@ -50,12 +56,12 @@ def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     trainer = _trainer(
         "cartpole-snn-stdprl-ea-em", stages=SHORT, **EAGER, **{"plasticity.normalize_every": "0"}
     )
-    before = {name: w.clone() for name, w in trainer.weights.items()}
+    before = {name: trainer.weight(name).clone() for name in WEIGHT_NAMES}
     trainer.train_step()
-    ea_em, mask = trainer.weights["EA->EM"], trainer.masks["EA->EM"]
+    ea_em, mask = trainer.weight("EA->EM"), trainer.masks["EA->EM"]
     assert not torch.equal(ea_em, before["EA->EM"])  # rewards arrived and tags were set
     assert torch.equal(ea_em[:, ~mask], before["EA->EM"][:, ~mask])  # absent synapses stay 0
-    assert torch.equal(trainer.weights["ES->EA"], before["ES->EA"])  # not plastic here
+    assert torch.equal(trainer.weight("ES->EA"), before["ES->EA"])  # not plastic here
     assert trainer.params().shape == (1800,)
 
     twin = _trainer(
@@ -63,7 +69,7 @@ def test_stdp_rl_changes_only_existing_plastic_synapses_and_resumes_exactly():
     )
     twin.load_state_dict(trainer.state_dict())
     assert trainer.train_step() == twin.train_step()
-    assert all(torch.equal(trainer.weights[k], twin.weights[k]) for k in trainer.weights)
+    assert all(torch.equal(trainer.weight(k), twin.weight(k)) for k in WEIGHT_NAMES)
 
 
 def _reward_fully_tagged(trainer, reward: float):
@@ -73,12 +79,12 @@ def _reward_fully_tagged(trainer, reward: float):
     mask = trainer.masks["EA->EM"]
     tags = stdp_init(rule, 1, 1, *mask.shape)
     tags = tags._replace(hebb_age=torch.zeros_like(tags.hebb_age))
-    before = trainer.weights["EA->EM"].clone()
+    before = trainer.weight("EA->EM").clone()
     trainer._reward(reward, 0, {"EA->EM": tags}, {"EA->EM": rule}, STAGE)
     onto_left = mask.clone()
-    onto_left[:, trainer.config.network.em // 2 :] = False
+    onto_left[:, trainer.network.config.em // 2 :] = False
     assert onto_left.any()
-    return (trainer.weights["EA->EM"] - before)[0], onto_left
+    return (trainer.weight("EA->EM") - before)[0], onto_left
 
 
 @pytest.mark.parametrize(("homeostatic", "scale"), [("false", 2.0), ("true", 0.5)])
@@ -90,7 +96,7 @@ def test_output_balancing_scales_a_grown_cells_reward_as_configured(homeostatic,
         **EAGER,
         **{"plasticity.output_balancing_homeostatic": homeostatic},
     )
-    trainer.weights["EA->EM"][:, 0] *= 2.0  # cell 0 grown, the others as at the start
+    trainer.weight("EA->EM")[:, 0] *= 2.0  # cell 0 grown, the others as at the start
     change, onto_left = _reward_fully_tagged(trainer, 1.0)
     grown, other = onto_left.clone(), onto_left.clone()
     grown[1:], other[0] = False, False
@@ -116,7 +122,7 @@ def test_soft_bound_scales_a_rewarded_change_by_the_room_left():
     assert rule.soft_bound and rule.w_max == 20.0
     high = torch.zeros_like(trainer.masks["EA->EM"])
     high[: high.size(0) // 2] = True
-    trainer.weights["EA->EM"][0] = torch.where(high, 15.0, 5.0)
+    trainer.weight("EA->EM")[0] = torch.where(high, 15.0, 5.0)
     for reward, room_high, room_low in [(1.0, 5 / 20, 15 / 20), (-1.0, 15 / 20, 5 / 20)]:
         change, onto_left = _reward_fully_tagged(trainer, reward)
         expected = reward * STAGE.rate * torch.where(high, room_high, room_low)
@@ -132,7 +138,7 @@ def test_stdp_rl_stage_restarts_take_homeostasis_references_from_the_current_wei
     trainer = _trainer("cartpole-snn-stdprl", restart_stages="true", **sets)
     plain = _trainer("cartpole-snn-stdprl", **sets)
     initial = trainer.target_in["EA->EM"].clone()
-    trainer.weights["EA->EM"] *= 1.5
+    trainer.weight("EA->EM").mul_(1.5)
     trainer.gain *= 0.9
     trainer._restart()
     assert torch.allclose(trainer.target_in["EA->EM"], 1.5 * initial)
@@ -151,7 +157,11 @@ def test_stdp_rl_stage_restarts_take_homeostasis_references_from_the_current_wei
 
 def test_stdp_rl_validation_picks_by_its_own_episodes_and_leaves_training_unchanged():
     plain = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER)
-    sets = {"validate_every": "2", "validation_episodes": "3", "checkpoint": "validated"}
+    sets = {
+        "train.validate_every": "2",
+        "train.validation_episodes": "3",
+        "train.checkpoint": "validated",
+    }
     validated = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER, **sets)
     assert (plain.score_key, validated.score_key) == ("average_steps", "validation_return")
     played = []
@@ -170,13 +180,11 @@ def test_stdp_rl_validation_picks_by_its_own_episodes_and_leaves_training_unchan
 
 
 def test_stdp_rl_default_trains_both_projections():
-    # runs saved under the rule's former name open as the default
-    assert get_experiment("cartpole-snn-stdprl-es-ea") is get_experiment("cartpole-snn-stdprl")
     trainer = _trainer("cartpole-snn-stdprl", stages=SHORT, **EAGER)
-    before = trainer.weights["ES->EA"].clone()
+    before = trainer.weight("ES->EA").clone()
     while not trainer.finished():
         trainer.train_step()
-    assert not torch.equal(trainer.weights["ES->EA"], before)
+    assert not torch.equal(trainer.weight("ES->EA"), before)
     returns, stats = trainer.evaluate(trainer.params(), 3, 42)
     assert returns.shape == (3,) and stats["spikes_per_decision"] > 0
 
@@ -281,14 +289,14 @@ def test_first_episodes_play_each_seed_once_and_step_only_running_envs():
 def test_members_replay_the_starts_that_the_centre_fell_short_on(monkeypatch, tmp_path):
     """train.replay_starts=1: after a generation, each member's last episode starts from one
     of the (at most replay_pool_size) latest starts whose centre episode returned less than
-    stop_return, the first from a fresh start; the pool is kept in a checkpoint."""
+    stop_score, the first from a fresh start; the pool is kept in a checkpoint."""
     replay = {
         "seed": "1",
         "es.population": "2",
         "train.episodes_per_member": "2",
         "train.center_episodes": "8",
         "train.common_starts": "true",
-        "train.stop_return": "60",
+        "train.stop_score": "60",
         "train.validation_episodes": "0",
         "train.replay_starts": "1",
         "train.replay_pool_size": "3",
@@ -323,7 +331,7 @@ def test_members_play_to_their_own_horizon_and_the_centre_to_the_envs():
     """train.member_max_steps ends the members' episodes there, before or after the env's time
     limit (MountainCar-v0's 200 steps, which an untrained network never beats), and the
     centre's episodes still end at the env's limit."""
-    overrides = {"env_id": "MountainCar-v0", "es.population": "2", "train.stop_return": "null"}
+    overrides = {"env_id": "MountainCar-v0", "es.population": "2", "train.stop_score": "null"}
     for horizon in (30, 260):
         trainer = _trainer(
             "cartpole-ann-es", **overrides, **{"train.member_max_steps": str(horizon)}
@@ -361,7 +369,7 @@ def test_the_scored_centre_is_kept_and_validated_before_a_stop():
     assert not torch.equal(trainer.es.center.detach(), before)  # ... then the step was taken
     assert metrics["validation_return"] == -1.0 and not trainer.finished()  # below 500
     easy = _trainer(
-        "cartpole-ann-es", **small, **{"train.validation_episodes": "3", "train.stop_return": "1"}
+        "cartpole-ann-es", **small, **{"train.validation_episodes": "3", "train.stop_score": "1"}
     )
     metrics = easy.train_step()
     assert metrics["validation_return"] >= 1 and metrics["episodes"] == 4 + 2 + 3

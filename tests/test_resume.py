@@ -22,7 +22,7 @@ BUDGET = [
     "--set",
     "eval.episodes=5",
     "--set",
-    "train.stop_return=none",
+    "train.stop_score=none",
     "--seed",
     "11",
 ]

@@ -16,7 +16,7 @@ TINY = {
     "train.learning_starts": 10,
     "train.batch_size": 8,
     "train.buffer_size": 100,
-    "train.eval_episodes": 1,
+    "train.validation_episodes": 1,
     "eval.episodes": 2,
 }
 
@@ -44,7 +44,7 @@ def small_pendulum(**train):
     actor = dataclasses.replace(config.actor, hidden=(32, 32))
     critic = dataclasses.replace(config.critic, hidden=(32, 32))
     train = {"steps_per_iteration": 200, "learning_starts": 100, "batch_size": 16, **train}
-    train = dataclasses.replace(config.train, eval_episodes=1, **train)
+    train = dataclasses.replace(config.train, validation_episodes=1, **train)
     return dataclasses.replace(config, actor=actor, critic=critic, train=train)
 
 

@@ -198,21 +198,9 @@ def run_command(args: argparse.Namespace) -> str:
 
 
 def _open_run(path: Path, device: str | None = None) -> Run:
-    """The run folder, with a note on stderr for the keys its config.yaml lacks."""
-    from neurorl.config import flatten
     from neurorl.experiments.runner import open_run
 
-    run = open_run(path, device)
-    if run.missing:
-        values = flatten(run.config)
-        taken = ", ".join(f"{key}={values[key]!r}" for key in run.missing)
-        print(
-            f"neurorl: note: {path / 'config.yaml'} predates {len(run.missing)} config key(s); "
-            f"they take {run.experiment.name}'s current defaults, which this run may not "
-            f"have been trained with: {taken}",
-            file=sys.stderr,
-        )
-    return run
+    return open_run(path, device)
 
 
 def _cluster(args: argparse.Namespace) -> Cluster:

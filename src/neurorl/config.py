@@ -211,8 +211,7 @@ def from_mapping(data: Any, default: Any, source: str) -> Any:
 
 
 def missing_keys(data: dict, default: Any) -> list[str]:
-    """The keys of ``default`` that nested ``data`` does not set (a config file written
-    before they existed: :func:`from_mapping` gives them the default's values)."""
+    """The keys of ``default`` that nested ``data`` does not set."""
     given = _flat_mapping(data)
     return [key for key in flatten(default) if key not in given]
 

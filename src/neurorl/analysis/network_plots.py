@@ -158,3 +158,15 @@ def plot_network_diagnostics(
     axes[0, -1].legend()
     paths.append(save_figure(fig, out / "actions.png", dpi=110))
     return paths
+
+
+DIAGNOSTIC_EPISODES = 5
+
+
+def plot_trained_network(
+    out: Path, policy: PaperNetworkPolicy, trained: Tensor, env_id: str, env_seed: int
+) -> list[Path]:
+    """The diagnostics of the untrained against the ``trained`` weights, on the first
+    :data:`DIAGNOSTIC_EPISODES` test episodes (initial states from ``env_seed``)."""
+    params = {"untrained": policy.initial_parameters(), "trained": trained}
+    return plot_network_diagnostics(out, policy, params, env_id, DIAGNOSTIC_EPISODES, env_seed)

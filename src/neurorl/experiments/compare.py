@@ -26,7 +26,7 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
     for results in sorted((out / name).glob(f"*-seed{config.seed}*/results.json")):
         try:
             run = open_run(results.parent)
-            if run.config == config and not run.missing:
+            if run.config == config:
                 return results.parent
         except Exception:  # an unreadable folder is simply not reused
             continue

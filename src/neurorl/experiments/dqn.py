@@ -7,7 +7,8 @@ network copied every ``target_every`` steps (or Polyak-averaged), Double DQN as 
 bootstraps from the next state's value.
 
 One iteration runs whole episodes until ``steps_per_iteration`` env steps have passed, then
-scores the greedy policy on ``eval_episodes`` fixed episodes (the score that picks best.pt).
+scores the greedy policy on ``validation_episodes`` episodes of its own (the score that picks
+best.pt).
 Every random draw comes from ``stream(seed, ...)`` keyed by the iteration or the episode,
 and the replay buffer is in the state, so a run resumed from a checkpoint (taken between
 iterations) continues exactly as an uninterrupted one. A single env is stepped: with one
@@ -20,11 +21,13 @@ The episode loop, replay buffer and greedy evaluation are shared with :mod:`td3`
 from __future__ import annotations
 
 import copy
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Literal, NamedTuple
 
 import gymnasium as gym
+import nir
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -32,10 +35,22 @@ from torch import Tensor, nn
 from neurorl.config import require
 from neurorl.core import configure_cpu
 from neurorl.envs import discrete_env_spaces
-from neurorl.experiments.common import EvalConfig
+from neurorl.experiments.common import EvalConfig, check_checkpoint_rule
+from neurorl.experiments.trainer import Checkpoint, Trainer
 from neurorl.learn.rollout import play_episodes
+from neurorl.nets.agents import GreedyAgent
 from neurorl.nets.deep import DeepNet, DeepNetConfig
 from neurorl.streams import seed_of, stream
+
+
+class Stream(IntEnum):
+    """The random streams of an off-policy run, ``stream(seed, Stream.X, ...)``."""
+
+    INIT = 0  # the networks' initial weights
+    ITERATION = 1  # exploration, replay sampling and spiking noise of one iteration
+    SCORE_STARTS = 2  # the initial states of the per-iteration score episodes
+    EPISODE_START = 3  # the initial state of each training episode
+
 
 # --- replay buffer ----------------------------------------------------------------------
 
@@ -124,8 +139,9 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
 class DQNTrainConfig:
     total_steps: int = 100_000  # env steps
     steps_per_iteration: int = 2_000  # whole episodes until this many steps, then a score
-    eval_episodes: int = 10  # greedy episodes per iteration (the score)
+    validation_episodes: int = 10  # greedy episodes per iteration (the score)
     stop_score: float | None = None  # stop once the score reaches this
+    checkpoint: Literal["best", "last"] = "best"  # the policy best.pt keeps
     buffer_size: int = 40_000
     batch_size: int = 128
     gamma: float = 0.999
@@ -143,7 +159,7 @@ class DQNTrainConfig:
     max_grad_norm: float = 10.0
 
     def __post_init__(self) -> None:
-        counts = ("total_steps", "steps_per_iteration", "eval_episodes", "buffer_size")
+        counts = ("total_steps", "steps_per_iteration", "validation_episodes", "buffer_size")
         counts += ("batch_size", "train_every", "target_every")
         require(self, "train", counts, lambda v: v >= 1, ">= 1")
         fractions = ("gamma", "tau", "epsilon_start", "epsilon_end", "epsilon_decay")
@@ -154,6 +170,7 @@ class DQNTrainConfig:
             raise ValueError(f"train.learning_rate_end must be >= 0, got {self.learning_rate_end}")
         if self.learning_starts < 0:
             raise ValueError(f"train.learning_starts must be >= 0, got {self.learning_starts}")
+        check_checkpoint_rule(self.checkpoint, validate_every=0)
 
 
 @dataclass(frozen=True)
@@ -169,7 +186,7 @@ class DQNConfig:
 # --- the episode loop shared with TD3 -------------------------------------------------------
 
 
-class OffPolicyTrainer(ABC):
+class OffPolicyTrainer(Trainer):
     """Runs episodes into a replay buffer; a subclass acts (:meth:`explore`), learns
     (:meth:`learn`, after every env step) and names its networks and optimizers.
 
@@ -187,7 +204,7 @@ class OffPolicyTrainer(ABC):
         self.buffer = ReplayBuffer(config.train.buffer_size, obs_dim, action_shape, discrete)
         self.iteration = self.env_steps = self.episodes = 0
         self.last_score = -np.inf
-        self.score_seed = seed_of(stream(config.seed, 2))
+        self.score_seed = seed_of(stream(config.seed, Stream.SCORE_STARTS))
 
     @abstractmethod
     def explore(self, obs: Tensor, generator: torch.Generator) -> Tensor:
@@ -205,7 +222,10 @@ class OffPolicyTrainer(ABC):
     def learners(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """The networks and optimizers whose state is the trainer's state."""
 
-    # the runner's protocol
+    @property
+    def keeps(self) -> Checkpoint:
+        return self.config.train.checkpoint
+
     @property
     def budget(self) -> int:
         return self.config.train.total_steps
@@ -221,15 +241,13 @@ class OffPolicyTrainer(ABC):
     def params(self) -> Tensor:
         return self.policy.to_vector()
 
-    def parameters_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.policy.parameters())
-
     def train_step(self) -> dict[str, float]:
         train = self.config.train
-        generator = stream(self.config.seed, 1, self.iteration)
+        generator = stream(self.config.seed, Stream.ITERATION, self.iteration)
         start, returns, losses = self.env_steps, [], {}
         while self.env_steps - start < train.steps_per_iteration and not self.finished():
-            obs, _ = self.env.reset(seed=seed_of(stream(self.config.seed, 3, self.episodes)))
+            episode = stream(self.config.seed, Stream.EPISODE_START, self.episodes)
+            obs, _ = self.env.reset(seed=seed_of(episode))
             obs = torch.as_tensor(obs, dtype=torch.float32)
             episode_return, done = 0.0, False
             while not done and self.env_steps < self.budget:
@@ -247,7 +265,7 @@ class OffPolicyTrainer(ABC):
             self.episodes += done
             returns.append(episode_return)
         self.iteration += 1
-        scores, energy = self.evaluate(self.params(), train.eval_episodes, self.score_seed)
+        scores, energy = self.evaluate(self.params(), train.validation_episodes, self.score_seed)
         self.last_score = float(scores.mean())
         return {
             "iteration": self.iteration,
@@ -271,7 +289,11 @@ class OffPolicyTrainer(ABC):
             env_seed,
         )
 
-    def to_nir(self, params: Tensor):
+    def agent(self, params: Tensor, seed: int = 0) -> GreedyAgent:
+        net = self.policy_with(params)
+        return GreedyAgent(lambda obs: self.greedy(net, obs)[0], self.device)
+
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
         return self.policy_with(params).cpu().to_nir()
 
     def policy_with(self, params: Tensor) -> DeepNet:
@@ -307,7 +329,8 @@ class DQNTrainer(OffPolicyTrainer):
     def __init__(self, config: DQNConfig) -> None:
         obs_dim, self.num_actions = discrete_env_spaces(config.env_id)
         super().__init__(config, obs_dim, (), discrete=True)
-        self.q = config.net.build(obs_dim, self.num_actions, stream(config.seed, 0)).to(self.device)
+        initial = stream(config.seed, Stream.INIT)
+        self.q = config.net.build(obs_dim, self.num_actions, initial).to(self.device)
         self.q_target = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.train.learning_rate)
         self.policy = self.q

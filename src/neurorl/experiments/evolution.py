@@ -9,7 +9,8 @@ generation), so a run resumed from any checkpoint continues exactly as an uninte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import IntEnum
+from pathlib import Path
 
 import gymnasium as gym
 import nir
@@ -19,10 +20,12 @@ from torch import Tensor
 
 from neurorl.envs import discrete_env_spaces
 from neurorl.errors import ConfigError
-from neurorl.experiments.common import EvalConfig
+from neurorl.experiments.common import CheckpointRule, EvalConfig, check_checkpoint_rule
+from neurorl.experiments.trainer import Checkpoint, Trainer
 from neurorl.learn.es import ESConfig, EvolutionStrategy
 from neurorl.learn.rollout import evaluate_policy, run_episodes
-from neurorl.nets.cartpole_policy import PaperNetworkPolicyConfig
+from neurorl.nets.agents import PolicyAgent
+from neurorl.nets.cartpole_policy import PaperNetworkPolicy, PaperNetworkPolicyConfig
 from neurorl.nets.policies import BatchedPolicy, MLPPolicyConfig
 from neurorl.streams import seed_of, stream
 
@@ -32,8 +35,8 @@ class TrainConfig:
     generations: int = 100
     episodes_per_member: int = 5
     center_episodes: int | None = None  # the centre's episodes per generation (None: E)
-    stop_return: float | None = 500.0  # stop when the centre's mean return reaches this
-    # > 0: a centre that reaches stop_return plays this many more episodes, which must reach
+    stop_score: float | None = 500.0  # stop when the centre's mean return reaches this
+    # > 0: a centre that reaches stop_score plays this many more episodes, which must reach
     # it too (a score on a few episodes flatters); 0: its own episodes decide
     validation_episodes: int = 20
     # > 0: every this many generations, and at the last, the scored centre plays its
@@ -45,7 +48,7 @@ class TrainConfig:
     # keeps the fitness informative once members hold the pole for the whole task
     member_max_steps: int | None = None
     # > 0: this many of each member's episodes start from states on which the centre fell
-    # short of stop_return in its scoring episodes of recent generations (drawn from the last
+    # short of stop_score in its scoring episodes of recent generations (drawn from the last
     # replay_pool_size such starts; fresh starts while the pool is smaller): the rare starts
     # that a nearly solved task still fails get into the members' fitness (needs
     # common_starts; the centre's score stays on fresh starts)
@@ -56,15 +59,11 @@ class TrainConfig:
     # paper's ES tests; on a run that ends at its budget the best of many 10-episode scores
     # flatters the centre it picks); "validated", the centre with the highest mean over its
     # validation episodes (needs validate_every)
-    checkpoint: Literal["best", "last", "validated"] = "best"
+    checkpoint: CheckpointRule = "best"
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.episodes_per_member < 1:
             raise ValueError("train.generations and train.episodes_per_member must be >= 1")
-        if self.checkpoint not in ("best", "last", "validated"):
-            raise ValueError(
-                f"train.checkpoint must be 'best', 'last' or 'validated', got {self.checkpoint!r}"
-            )
         if self.validation_episodes < 0 or self.validate_every < 0:
             raise ValueError(
                 "train.validation_episodes and train.validate_every must be >= 0, got "
@@ -78,12 +77,11 @@ class TrainConfig:
                 f"({self.episodes_per_member}), train.replay_pool_size >= 1; got "
                 f"{self.replay_starts} and {self.replay_pool_size}"
             )
-        if self.replay_starts and not (self.common_starts and self.stop_return is not None):
-            raise ValueError("train.replay_starts needs train.common_starts and train.stop_return")
+        if self.replay_starts and not (self.common_starts and self.stop_score is not None):
+            raise ValueError("train.replay_starts needs train.common_starts and train.stop_score")
         if self.validate_every and not self.validation_episodes:
             raise ValueError("train.validate_every needs train.validation_episodes > 0")
-        if self.checkpoint == "validated" and not self.validate_every:
-            raise ValueError("train.checkpoint=validated needs train.validate_every > 0")
+        check_checkpoint_rule(self.checkpoint, self.validate_every)
         center, per_member = self.center_episodes, self.episodes_per_member
         if center is not None and (center < 1 or center % per_member):
             raise ValueError(
@@ -110,7 +108,19 @@ class PaperNetworkEvolutionConfig(EvolutionConfig):
     net: PaperNetworkPolicyConfig = field(default_factory=PaperNetworkPolicyConfig)
 
 
-class EvolutionTrainer:
+class Stream(IntEnum):
+    """The random streams of an evolution run, ``stream(seed, Stream.X, generation)``."""
+
+    INIT = 0  # the initial centre
+    MEMBERS = 1  # the members' perturbations
+    STARTS = 2  # the episodes' initial states
+    ROLLOUT = 3  # the policies' own draws (tie-breaks) in the members' and centre's episodes
+    VALIDATION_STARTS = 4
+    VALIDATION_ROLLOUT = 5
+    REPLAY = 6  # which of the centre's failed starts the members replay
+
+
+class EvolutionTrainer(Trainer):
     """ES over the flat parameters of any batched policy; ``train_step`` = one generation."""
 
     def __init__(self, config: EvolutionConfig) -> None:
@@ -119,7 +129,7 @@ class EvolutionTrainer:
         self.policy: BatchedPolicy = config.net.build(
             obs_dim, num_actions, config.seed, config.device
         )
-        center = self.policy.initial_parameters(stream(config.seed, 0)).to(config.device)
+        center = self.policy.initial_parameters(stream(config.seed, Stream.INIT)).to(config.device)
         self.es = EvolutionStrategy(center, config.es)
         self.scored_center = center.clone()  # the centre that last_center_return belongs to
         self.iteration = 0
@@ -141,21 +151,16 @@ class EvolutionTrainer:
         return "validation_return" if validated else "center_return"
 
     @property
-    def keep_last(self) -> bool:
-        """best.pt keeps the last scored centre rather than the best-scored one."""
-        return self.config.train.checkpoint == "last"
+    def keeps(self) -> Checkpoint:
+        return "last" if self.config.train.checkpoint == "last" else "best"
 
     @property
     def budget(self) -> int:
         """Generations at most (the progress bar's total)."""
         return self.config.train.generations
 
-    @property
-    def progress(self) -> int:
-        return self.iteration
-
     def finished(self) -> bool:
-        stop = self.config.train.stop_return
+        stop = self.config.train.stop_score
         solved = stop is not None and self.last_center_return >= stop
         if self.config.train.validation_episodes:
             solved = solved and self.validated
@@ -175,16 +180,17 @@ class EvolutionTrainer:
         self.scored_center = self.es.center.detach().clone()
 
     def parameters_finite(self) -> bool:
+        """The centre that the next generation starts from (not only the scored one)."""
         return bool(torch.isfinite(self.es.center).all())
 
     def train_step(self) -> dict[str, float]:
         config, train, generation = self.config, self.config.train, self.iteration
-        members = self.es.ask(stream(config.seed, 1, generation))
+        members = self.es.ask(stream(config.seed, Stream.MEMBERS, generation))
         population, episodes = len(members), train.episodes_per_member
         center_episodes = train.center_episodes or episodes
         repeats = center_episodes // episodes  # the centre's rows, E episodes each
         params = torch.cat([members, self.es.center.detach().expand(repeats, -1)])
-        env_seed = seed_of(stream(config.seed, 2, generation))
+        env_seed = seed_of(stream(config.seed, Stream.STARTS, generation))
         seeds: int | list[int] = env_seed
         center_seeds = [env_seed + episodes + i for i in range(center_episodes)]
         if train.common_starts:  # member episode e starts from seed + e; the centre's apart
@@ -192,7 +198,8 @@ class EvolutionTrainer:
             replayed = min(train.replay_starts, len(self.failed_starts))
             if replayed:
                 picks = torch.randperm(
-                    len(self.failed_starts), generator=stream(config.seed, 6, generation)
+                    len(self.failed_starts),
+                    generator=stream(config.seed, Stream.REPLAY, generation),
                 )
                 starts[episodes - replayed :] = [self.failed_starts[i] for i in picks[:replayed]]
             seeds = starts * population + center_seeds
@@ -206,7 +213,7 @@ class EvolutionTrainer:
             params,
             episodes,
             seeds,
-            stream(config.seed, 3, generation),
+            stream(config.seed, Stream.ROLLOUT, generation),
             limits,
         )
         member_returns = result.returns[:population]
@@ -221,9 +228,7 @@ class EvolutionTrainer:
         self.last_center_return = float(center_returns.mean())
         if train.replay_starts:
             fell_short = [
-                s
-                for s, r in zip(center_seeds, center_returns, strict=True)
-                if r < train.stop_return
+                s for s, r in zip(center_seeds, center_returns, strict=True) if r < train.stop_score
             ]
             self.failed_starts = (self.failed_starts + fell_short)[-train.replay_pool_size :]
         validation = self._validate(generation) if train.validation_episodes else {}
@@ -242,9 +247,9 @@ class EvolutionTrainer:
 
     def _validate(self, generation: int) -> dict[str, float]:
         """Play the scored centre on ``validation_episodes`` more episodes if it reached
-        ``stop_return`` or at every ``validate_every``-th (and the last) generation;
+        ``stop_score`` or at every ``validate_every``-th (and the last) generation;
         ``validation_return`` is their mean, -1 where it did not play them."""
-        train, stop = self.config.train, self.config.train.stop_return
+        train, stop = self.config.train, self.config.train.stop_score
         self.validated = False
         reached = stop is not None and self.last_center_return >= stop
         every, played = train.validate_every, generation + 1
@@ -256,8 +261,8 @@ class EvolutionTrainer:
             self.policy,
             self.scored_center[None],
             train.validation_episodes,
-            seed_of(stream(self.config.seed, 4, generation)),
-            stream(self.config.seed, 5, generation),
+            seed_of(stream(self.config.seed, Stream.VALIDATION_STARTS, generation)),
+            stream(self.config.seed, Stream.VALIDATION_ROLLOUT, generation),
         )
         self.env_steps += result.env_steps
         self.episodes += result.returns.size
@@ -273,9 +278,22 @@ class EvolutionTrainer:
             self.config.env_id, self.policy, params.to(self.config.device), episodes, env_seed
         )
 
+    def agent(self, params: Tensor, seed: int = 0) -> PolicyAgent:
+        generator = torch.Generator().manual_seed(seed)
+        return PolicyAgent(self.policy, params.to(self.config.device), generator)
+
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
-        """The policy network as a NIR graph (:class:`NotExportableError` if it has none)."""
         return self.policy.to_nir(params)
+
+    def plots(self, folder: Path, params: Tensor) -> list[Path]:
+        """The paper network's diagnostics (spike raster, rates, weights, actions)."""
+        if not isinstance(self.policy, PaperNetworkPolicy):
+            return []
+        from neurorl.analysis.network_plots import plot_trained_network
+
+        return plot_trained_network(
+            folder, self.policy, params, self.config.env_id, self.config.eval.env_seed
+        )
 
     def state_dict(self) -> dict:
         return {
@@ -297,4 +315,4 @@ class EvolutionTrainer:
         self.last_center_return = state["last_center_return"]
         self.scored_center = state["scored_center"]
         self.validated = state["validated"]
-        self.failed_starts = list(state.get("failed_starts", []))  # absent before replay
+        self.failed_starts = list(state["failed_starts"])

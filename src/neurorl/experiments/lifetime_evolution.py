@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nir
 import numpy as np
@@ -28,6 +29,7 @@ from neurorl.experiments.stdp_rl import (
     STDPRLConfig,
     STDPRLTrainer,
 )
+from neurorl.experiments.trainer import Agent, Trainer
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,7 @@ class LifetimeEvolutionConfig(PaperNetworkEvolutionConfig):
             env_id=self.env_id,
             seed=self.seed,
             device=self.device,
-            network=self.net.network,
-            connectivity_seed=self.net.connectivity_seed,
-            tie=self.net.tie,
-            compile=self.net.compile,
+            net=self.net,
             stages=self.lifetime.stages,
             plasticity=self.lifetime.plasticity,
             critic=self.lifetime.critic,
@@ -70,14 +69,14 @@ class LifetimeEvolutionConfig(PaperNetworkEvolutionConfig):
         )
 
 
-class LifetimeEvolutionTrainer:
+class LifetimeEvolutionTrainer(Trainer):
     """``train_step``: ``lifetime.episodes_per_step`` STDP-RL episodes while the lifetime
     lasts, then one ES generation. Every row has the same metrics: ``phase`` (0 STDP-RL, 1
     evolution) and ``return``, the phase's score: STDP-RL's mean steps over its last 100
     training episodes, then the ES centre's return on its scoring episodes."""
 
     score_key = "return"
-    keep_last = True  # best.pt: the last scored weights (the ES's result)
+    keeps = "last"  # the last scored weights (the ES's result)
 
     def __init__(self, config: LifetimeEvolutionConfig) -> None:
         self.config = config
@@ -96,10 +95,6 @@ class LifetimeEvolutionTrainer:
         lifetime = self.config.lifetime
         blocks = math.ceil(lifetime.episodes / lifetime.episodes_per_step)
         return blocks + self.config.train.generations
-
-    @property
-    def progress(self) -> int:
-        return self.iteration
 
     @property
     def episodes(self) -> int:
@@ -151,8 +146,14 @@ class LifetimeEvolutionTrainer:
         """Test returns with plasticity off (the evolution's test)."""
         return self.evolution.evaluate(params, episodes, env_seed)
 
+    def agent(self, params: Tensor, seed: int = 0) -> Agent:
+        return self.evolution.agent(params, seed)
+
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         return self.evolution.to_nir(params)
+
+    def plots(self, folder: Path, params: Tensor) -> list[Path]:
+        return self.evolution.plots(folder, params)
 
     def state_dict(self) -> dict:
         return {

@@ -76,7 +76,7 @@ MODERN_TRAIN = TrainConfig(
     episodes_per_member=3,
     center_episodes=12,
     common_starts=True,
-    stop_return=500.0,
+    stop_score=500.0,
     validation_episodes=100,
     replay_starts=2,
     checkpoint="last",
@@ -118,7 +118,7 @@ QUICK_TRAIN = dataclasses.replace(ARS_TRAIN, generations=80, member_max_steps=25
 # generations, from 12 mV, or 96 members passed it on fewer seeds, sigma 6 mV on as many.
 FAST_TRAIN = dataclasses.replace(QUICK_TRAIN, generations=200, member_max_steps=None)
 PAPER_TRAIN = TrainConfig(
-    generations=1600, episodes_per_member=5, stop_return=None, checkpoint="last"
+    generations=1600, episodes_per_member=5, stop_score=None, checkpoint="last"
 )
 
 
@@ -134,7 +134,7 @@ def _paper_evolution(
 
 def _stdp_rl(**plasticity: Any) -> Callable[[], Any]:
     """STDP-RL on the paper network with some plasticity keys set."""
-    return lambda: _replace(STDPRLConfig(), plasticity=PlasticityConfig(**plasticity))
+    return lambda: STDPRLConfig(plasticity=PlasticityConfig(**plasticity))
 
 
 # Akl et al. 2023 (shared/design/papers/akl2023.md): the same layers as an SNN or an ANN.
@@ -154,7 +154,7 @@ def _dqn(env_id: str, kind: str, train: dict[str, Any], **net: Any) -> Callable[
 # for all 500 steps of 20 scoring episodes (seeds apart from the test's). The ReLU
 # Q-network (raw input) diverges with the target copied every 100 steps (Q ~ 1e3 by 6k
 # steps, all one action): its target is copied every 1000.
-CARTPOLE_DQN = {"snn": {"eval_episodes": 20, "stop_score": 500.0}}
+CARTPOLE_DQN = {"snn": {"validation_episodes": 20, "stop_score": 500.0}}
 CARTPOLE_DQN["ann"] = {**CARTPOLE_DQN["snn"], "target_every": 1000}
 CARTPOLE_DQN_NET = {"snn": {"encoding": "two_neuron"}, "ann": {}}
 

@@ -6,11 +6,13 @@ Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
     metrics.csv          one row per iteration; identical for the same config and seed on CPU
     tensorboard/         TensorBoard event files of the same metrics
     checkpoints/         latest.pt (trainer state) and best.pt (the policy to test: the best
-                         scored, or the last where the trainer's ``keep_last`` says so),
-                         written atomically
+                         scored, or the last where the trainer ``keeps`` the last), written
+                         atomically
     results.json         evaluation of the best policy on fixed test seeds
-    plots/*.png          learning curve
+    plots/*.png          learning curve and the trainer's own plots of its policy
     policy.nir           the best spiking policy in NIR (spiking experiments only)
+
+The runner knows a trainer only through :class:`~neurorl.experiments.trainer.Trainer`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from neurorl.experiments.checkpoint import (
     write_json,
 )
 from neurorl.experiments.registry import Experiment, get_experiment
+from neurorl.experiments.trainer import Trainer
 
 
 @dataclass
@@ -47,9 +50,6 @@ class Run:
     path: Path
     experiment: Experiment
     config: Any
-    # keys that config.yaml lacks (written before they existed): they took the experiment's
-    # current defaults, which the run may not have been trained with
-    missing: tuple[str, ...] = ()
 
     @property
     def latest(self) -> Path:
@@ -59,7 +59,7 @@ class Run:
     def best(self) -> Path:
         return self.path / "checkpoints" / "best.pt"
 
-    def make_trainer(self):
+    def make_trainer(self) -> Trainer:
         check_device(self.config.device, "eval, plot and export take --device, e.g. --device cpu")
         torch.manual_seed(self.config.seed)
         return self.experiment.make_trainer(self.config)
@@ -109,10 +109,17 @@ def open_run(path: Path, device: str | None = None) -> Run:
         raise NeurorlError(f"{config_file} does not name its experiment")
     experiment = get_experiment(str(data.pop("experiment")))
     default = experiment.default_config()
+    missing = missing_keys(data, default)
+    if missing:  # its settings are not known: evaluating it with today's defaults would mislead
+        raise NeurorlError(
+            f"{config_file} lacks {len(missing)} key(s) of {experiment.name} "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): it was written by "
+            "another version of neurorl"
+        )
     config = from_mapping(data, default, str(config_file))
     if device is not None:
         config = dataclasses.replace(config, device=device)
-    return Run(path, experiment, config, tuple(missing_keys(data, default)))
+    return Run(path, experiment, config)
 
 
 class MetricsLog:
@@ -194,7 +201,7 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
                 )
             score = metrics[trainer.score_key]
             log.append({**metrics, "score": score})
-            if score >= best_score or getattr(trainer, "keep_last", False):
+            if score >= best_score or trainer.keeps == "last":
                 best_score = max(score, best_score)
                 save_checkpoint(
                     run.best,
@@ -211,14 +218,14 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     return run.path
 
 
-def _save_latest(run: Run, trainer, best_score: float, wall_seconds: float) -> None:
+def _save_latest(run: Run, trainer: Trainer, best_score: float, wall_seconds: float) -> None:
     save_checkpoint(
         run.latest,
         {"trainer": trainer.state_dict(), "best_score": best_score, "wall_seconds": wall_seconds},
     )
 
 
-def finish(run: Run, trainer, wall_seconds: float, best_score: float) -> None:
+def finish(run: Run, trainer: Trainer, wall_seconds: float, best_score: float) -> None:
     """Evaluate the best policy, write results.json, plots and (if it has one) policy.nir."""
     evaluate(
         run,
@@ -241,29 +248,14 @@ def finish(run: Run, trainer, wall_seconds: float, best_score: float) -> None:
     write_json(run.path / "results.json", {**results, "export": exported})
 
 
-DIAGNOSTIC_EPISODES = 5
-
-
-def plot(run: Run, trainer=None) -> list[Path]:
-    """The learning curve and, for the Haşegan 2022 network, its diagnostics (spike raster,
-    population rates, weights and actions per test episode, untrained against trained)."""
-    from neurorl.analysis.network_plots import plot_network_diagnostics
+def plot(run: Run, trainer: Trainer | None = None) -> list[Path]:
+    """The learning curve and the trainer's own plots of the policy best.pt keeps."""
     from neurorl.analysis.plots import plot_run
-    from neurorl.nets.cartpole_policy import PaperNetworkPolicy
 
     paths = plot_run(run.path)
-    trainer = trainer or run.make_trainer()
-    policy = getattr(trainer, "policy", None)
-    if isinstance(policy, PaperNetworkPolicy) and run.best.exists():
-        params = {"untrained": policy.initial_parameters(), "trained": best_params(run)}
-        paths += plot_network_diagnostics(
-            run.path / "plots",
-            policy,
-            params,
-            run.config.env_id,
-            DIAGNOSTIC_EPISODES,
-            run.config.eval.env_seed,
-        )
+    if run.best.exists():
+        trainer = trainer or run.make_trainer()
+        paths += trainer.plots(run.path / "plots", best_params(run))
     return paths
 
 
@@ -285,7 +277,7 @@ def evaluate(
     run: Run,
     episodes: int | None = None,
     env_seed: int | None = None,
-    trainer=None,
+    trainer: Trainer | None = None,
     train_info: dict | None = None,
 ) -> dict:
     """Evaluate the best checkpoint (initial states drawn from env_seed); write results.json."""
@@ -335,7 +327,7 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def export(run: Run, fmt: str = "nir", trainer=None) -> Path:
+def export(run: Run, fmt: str = "nir", trainer: Trainer | None = None) -> Path:
     """Write the best policy to ``RUN_DIR/policy.nir``."""
     if fmt != "nir":
         raise ConfigError(f"unknown export format '{fmt}' (known: nir)")

@@ -29,9 +29,12 @@ run resumed from any checkpoint continues exactly as an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -40,10 +43,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neurorl.core.decoders import TieBreak, spike_count_vote
 from neurorl.envs import discrete_env_spaces
 from neurorl.errors import ConfigError
-from neurorl.experiments.common import EvalConfig
+from neurorl.experiments.common import CheckpointRule, EvalConfig, check_checkpoint_rule
+from neurorl.experiments.trainer import Checkpoint, Trainer
 from neurorl.learn import homeostasis
 from neurorl.learn.rollout import evaluate_policy, run_episodes
 from neurorl.learn.stdp import (
@@ -53,13 +56,13 @@ from neurorl.learn.stdp import (
     stdp_init,
     update_eligibility,
 )
-from neurorl.nets.cartpole_network import (
-    CartPoleNetworkConfig,
-    PlasticWeights,
-    initial_state,
-    run_window,
+from neurorl.nets.agents import PolicyAgent
+from neurorl.nets.cartpole_network import PlasticWeights, initial_state
+from neurorl.nets.cartpole_policy import (
+    PaperNetworkPolicy,
+    PaperNetworkPolicyConfig,
+    PaperNetworkState,
 )
-from neurorl.nets.cartpole_policy import PaperNetworkPolicy, PaperNetworkPolicyConfig
 from neurorl.streams import seed_of, stream
 
 
@@ -129,17 +132,40 @@ class CriticConfig:
 
 
 @dataclass(frozen=True)
+class STDPRLTrainConfig:
+    """The training score (the paper's measure: mean steps of the last ``score_episodes``
+    training episodes), the stop, and model selection as SB3's EvalCallback: every
+    ``validate_every`` training episodes the current weights play ``validation_episodes``
+    episodes with plasticity off, from initial states of their own (not the test's)."""
+
+    score_episodes: int = 100
+    stop_score: float | None = None  # stop once the training score reaches this
+    validate_every: int = 0  # training episodes; 0: off
+    validation_episodes: int = 50
+    checkpoint: CheckpointRule = "best"
+
+    def __post_init__(self) -> None:
+        if self.score_episodes < 1:
+            raise ValueError(f"train.score_episodes must be >= 1, got {self.score_episodes}")
+        if self.validate_every < 0 or self.validation_episodes < 1:
+            raise ValueError(
+                "train.validate_every must be >= 0 and train.validation_episodes >= 1, got "
+                f"{self.validate_every} and {self.validation_episodes}"
+            )
+        check_checkpoint_rule(self.checkpoint, self.validate_every)
+
+
+@dataclass(frozen=True)
 class STDPRLConfig:
+    """``net``: the paper network (its ``compile`` runs each 50-ms window, whose every step's
+    spikes the eligibility reads, through ``torch.compile``)."""
+
     env_id: str = "CartPole-v1"
     seed: int = 0
     device: str = "cpu"
-    network: CartPoleNetworkConfig = field(default_factory=CartPoleNetworkConfig)
-    connectivity_seed: int | None = None  # None: the run's seed
-    tie: TieBreak = "random"
-    # the network's 50-ms window and the eligibility update through torch.compile (~6x the
-    # eager loop; the first compile on a machine takes minutes, later ones ~20 s from
-    # torch's on-disk cache)
-    compile: bool = True
+    net: PaperNetworkPolicyConfig = field(
+        default_factory=lambda: PaperNetworkPolicyConfig(compile=True)
+    )
     stages: tuple[Stage, ...] = PAPER_STAGES
     # the original ran each stage as a new process (``main.py cont_seedrun`` and ``continue``)
     # that re-measured its homeostasis references from the weights it loaded (sim.py:844-847):
@@ -149,33 +175,16 @@ class STDPRLConfig:
     restart_stages: bool = False
     plasticity: PlasticityConfig = field(default_factory=PlasticityConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
-    score_episodes: int = 100  # the training score: mean steps of the last N episodes
-    # model selection (as SB3's EvalCallback): every ``validate_every`` training episodes the
-    # current weights play ``validation_episodes`` episodes with plasticity off, from initial
-    # states of their own (not the test's); best.pt keeps the weights of the best training
-    # average ("best_average", the paper's measure) or of the best validation mean
-    # ("validated", needs validate_every)
-    validate_every: int = 0  # training episodes; 0: off
-    validation_episodes: int = 50
-    checkpoint: Literal["best_average", "validated"] = "best_average"
+    train: STDPRLTrainConfig = field(default_factory=STDPRLTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
         if not self.stages:
             raise ValueError("stages must hold at least one stage")
-        if self.score_episodes < 1:
-            raise ValueError(f"score_episodes must be >= 1, got {self.score_episodes}")
-        if self.validate_every < 0 or self.validation_episodes < 1:
+        if (self.net.evolve, self.net.scale) != ("all", "linear"):
             raise ValueError(
-                "validate_every must be >= 0 and validation_episodes >= 1, got "
-                f"{self.validate_every} and {self.validation_episodes}"
+                "STDP-RL learns all plastic weights in mV: net.evolve=all and net.scale=linear"
             )
-        if self.checkpoint not in ("best_average", "validated"):
-            raise ValueError(
-                f"checkpoint must be 'best_average' or 'validated', got {self.checkpoint!r}"
-            )
-        if self.checkpoint == "validated" and not self.validate_every:
-            raise ValueError("checkpoint=validated needs validate_every > 0")
 
 
 def critic_reward(
@@ -219,29 +228,38 @@ def stdp_config(stage: Stage, plasticity: PlasticityConfig) -> STDPConfig:
     )
 
 
-class STDPRLTrainer:
-    """Online STDP-RL of one network; ``train_step`` plays and learns one episode."""
+class Stream(IntEnum):
+    """The random streams of an STDP-RL run, ``stream(seed, Stream.X, episode)``."""
+
+    VALIDATION_STARTS = 4
+    EPISODE = 5  # an episode's initial state and the vote's tie-breaks in it
+    VALIDATION_ROLLOUT = 6
+
+
+WEIGHT_NAMES = {"ES->EA": "es_ea", "EA->EM": "ea_em"}  # connection -> PlasticWeights field
+
+
+class STDPRLTrainer(Trainer):
+    """Online STDP-RL of one network; ``train_step`` plays and learns one episode. The agent
+    acts through its policy (``policy.act``, recording every step's spikes), whose state
+    holds the network and the plastic weights that the rule changes."""
 
     def __init__(self, config: STDPRLConfig) -> None:
         if discrete_env_spaces(config.env_id) != (4, 2):
             raise ConfigError(f"STDP-RL drives the CartPole network; {config.env_id} is not it")
         self.config = config
-        net = PaperNetworkPolicyConfig(config.network, config.connectivity_seed, tie=config.tie)
-        self.policy: PaperNetworkPolicy = net.build(4, 2, config.seed, config.device)
-        network = self.policy.network
-        self.network = network
-        self.masks = {name: network.connections[name].mask for name in ("ES->EA", "EA->EM")}
-        self.weights = {
-            "ES->EA": self.policy.initial.es_ea.clone(),
-            "EA->EM": self.policy.initial.ea_em.clone(),
-        }
+        self.policy: PaperNetworkPolicy = config.net.build(4, 2, config.seed, config.device)
+        self.learner = dataclasses.replace(self.policy, record=True)
+        self.network = self.policy.network
+        self.masks = {name: self.network.connections[name].mask for name in WEIGHT_NAMES}
+        initial = PlasticWeights(*(w.clone() for w in self.policy.initial))
+        self.state = PaperNetworkState(initial_state(self.network, 1, 1), initial)
         self._take_references()
         self.gain = torch.ones(3, device=config.device)  # EA, EM LEFT, EM RIGHT
-        self.state = initial_state(network, 1, 1)
         self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
         ends = np.cumsum([stage.env_steps for stage in config.stages])
         self.restarts = set(ends[:-1].tolist()) if config.restart_stages else set()
-        self.recent: deque[int] = deque(maxlen=config.score_episodes)
+        self.recent: deque[int] = deque(maxlen=config.train.score_episodes)
         self.iteration = self.env_steps = self.episodes = 0
         self.validation_env_steps = 0  # apart from env_steps, which the schedule runs on
         self.env = gym.make(config.env_id)
@@ -249,7 +267,20 @@ class STDPRLTrainer:
     @property
     def score_key(self) -> str:
         """The metric that picks best.pt: the training average, or the validation mean."""
-        return "validation_return" if self.config.checkpoint == "validated" else "average_steps"
+        validated = self.config.train.checkpoint == "validated"
+        return "validation_return" if validated else "average_steps"
+
+    @property
+    def keeps(self) -> Checkpoint:
+        return "last" if self.config.train.checkpoint == "last" else "best"
+
+    def weight(self, name: str) -> Tensor:
+        """The dense plastic weights ``[1, pre, post]`` (mV) of connection ``name``."""
+        return getattr(self.state.weights, WEIGHT_NAMES[name])
+
+    def _set_weight(self, name: str, value: Tensor) -> None:
+        weights = self.state.weights._replace(**{WEIGHT_NAMES[name]: value})
+        self.state = self.state._replace(weights=weights)
 
     # --- the schedule -------------------------------------------------------------------
 
@@ -270,13 +301,15 @@ class STDPRLTrainer:
         return self.config.stages[-1]
 
     def finished(self) -> bool:
-        return self.env_steps >= self.budget
+        stop = self.config.train.stop_score
+        solved = stop is not None and len(self.recent) > 0 and float(np.mean(self.recent)) >= stop
+        return solved or self.env_steps >= self.budget
 
     # --- one episode --------------------------------------------------------------------
 
     def train_step(self) -> dict[str, float]:
         config, plasticity, s = self.config, self.config.plasticity, self.network.slices
-        generator = stream(config.seed, 5, self.episodes)
+        generator = stream(config.seed, Stream.EPISODE, self.episodes)
         obs, _ = self.env.reset(seed=seed_of(generator))
         plastic = ["EA->EM"] + (["ES->EA"] if plasticity.plastic == "es_ea_em" else [])
         rules = {name: stdp_config(self.stage(), plasticity) for name in plastic}
@@ -286,30 +319,28 @@ class STDPRLTrainer:
         }
         pre_post = {"ES->EA": (s["ES"], s["EA"]), "EA->EM": (s["EA"], s["EM"])}
         rewards, unknown, steps, done = 0.0, 0, 0, False
-        compile = "window" if config.compile else "off"
-        update = compiled_update_eligibility() if config.compile else update_eligibility
+        update = compiled_update_eligibility() if config.net.compile else update_eligibility
         while not done:
             if self.env_steps in self.restarts:
                 self._restart()
             stage = self.stage()
-            weights = PlasticWeights(self.weights["ES->EA"], self.weights["EA->EM"])
             x = torch.as_tensor(obs, dtype=torch.float32, device=config.device).view(1, 1, -1)
-            out = run_window(x, self.state, self.network, weights, record=True, compile=compile)
-            self.state = out.state
-            action, undecided = spike_count_vote(out.counts, 2, config.tie, generator)
+            # the weights travel in the state: the policy's parameter vector is not needed
+            out, self.state = self.learner.act(x, None, self.state, generator)
+            action, undecided = out.actions, out.undecided
             next_obs, _, terminated, truncated, _ = self.env.step(int(action))
             done = terminated or truncated
             for name in plastic:
                 rules[name] = stdp_config(stage, plasticity)
                 pre, post = pre_post[name]
-                spikes = (out.spikes[..., pre], out.spikes[..., post])
+                spikes = (out.recorded[..., pre], out.recorded[..., post])
                 eligibility[name] = update(
-                    *spikes, eligibility[name], rules[name], config.network.dt_ms
+                    *spikes, eligibility[name], rules[name], self.network.config.dt_ms
                 )
             r = critic_reward(obs, next_obs, bool(undecided), stage, config.critic)
             if r:
                 self._reward(r, int(action), eligibility, rules, stage)
-            self._homeostasis(out.spikes)
+            self._homeostasis(out.recorded)
             rewards += r
             unknown += int(undecided)
             steps += 1
@@ -319,7 +350,7 @@ class STDPRLTrainer:
         self.episodes += 1
         self.recent.append(steps)
         validation = {}
-        if config.validate_every:
+        if config.train.validate_every:
             validation = {
                 "validation_return": self._validate(),
                 "validation_env_steps": self.validation_env_steps,
@@ -332,8 +363,8 @@ class STDPRLTrainer:
             "average_steps": float(np.mean(self.recent)),
             "critic_reward": rewards / steps,
             "undecided_fraction": unknown / steps,
-            "mean_weight_ea_em": float(self.weights["EA->EM"][:, self.masks["EA->EM"]].mean()),
-            "mean_weight_es_ea": float(self.weights["ES->EA"][:, self.masks["ES->EA"]].mean()),
+            "mean_weight_ea_em": float(self.weight("EA->EM")[:, self.masks["EA->EM"]].mean()),
+            "mean_weight_es_ea": float(self.weight("ES->EA")[:, self.masks["ES->EA"]].mean()),
             **validation,
         }
 
@@ -341,29 +372,29 @@ class STDPRLTrainer:
         """The mean return of the current weights on ``validation_episodes`` episodes with
         plasticity off, after every ``validate_every``-th training episode; -1 between."""
         config = self.config
-        if self.episodes % config.validate_every:
+        if self.episodes % config.train.validate_every:
             return -1.0
         result = run_episodes(
             config.env_id,
             self.policy,
             self.params()[None],
-            config.validation_episodes,
-            seed_of(stream(config.seed, 4, self.episodes)),
-            stream(config.seed, 6, self.episodes),
+            config.train.validation_episodes,
+            seed_of(stream(config.seed, Stream.VALIDATION_STARTS, self.episodes)),
+            stream(config.seed, Stream.VALIDATION_ROLLOUT, self.episodes),
         )
         self.validation_env_steps += result.env_steps
         return float(result.returns.mean())
 
     def _reward(self, r: float, action: int, eligibility: dict, rules: dict, stage: Stage) -> None:
         """Targeted reward: +r on the chosen EM half, -opposite r on the other; ES->EA r x f."""
-        half = self.config.network.em // 2
+        half = self.network.config.em // 2
         device = self.config.device
         targeted = torch.full((1, 1, 2 * half), -stage.opposite_factor * r, device=device)
         targeted[..., action * half : (action + 1) * half] = r
         balance = None
         if self.config.plasticity.output_balancing:
             balance = homeostasis.balance_reward(
-                self.weights["EA->EM"],
+                self.weight("EA->EM"),
                 self.masks["EA->EM"],
                 self.initial_out,
                 torch.tensor([[r]], device=device),
@@ -372,8 +403,11 @@ class STDPRLTrainer:
         scales = {"EA->EM": targeted, "ES->EA": self.config.plasticity.es_ea_factor * r}
         for name, state in eligibility.items():
             pre_scale = balance if name == "EA->EM" else None
-            self.weights[name] = apply_reward(
-                self.weights[name], self.masks[name], state, scales[name], rules[name], pre_scale
+            self._set_weight(
+                name,
+                apply_reward(
+                    self.weight(name), self.masks[name], state, scales[name], rules[name], pre_scale
+                ),
             )
 
     def _take_references(self) -> None:
@@ -381,10 +415,10 @@ class STDPRLTrainer:
         weight (the normalisation target) and each EA cell's mean outgoing one (output
         balancing's baseline)."""
         self.target_in = {
-            name: homeostasis.mean_incoming(self.weights[name], mask)
+            name: homeostasis.mean_incoming(self.weight(name), mask)
             for name, mask in self.masks.items()
         }
-        self.initial_out = homeostasis.mean_outgoing(self.weights["EA->EM"], self.masks["EA->EM"])
+        self.initial_out = homeostasis.mean_outgoing(self.weight("EA->EM"), self.masks["EA->EM"])
 
     def _restart(self) -> None:
         """A stage's start as the original's new process: homeostasis references from the
@@ -392,11 +426,11 @@ class STDPRLTrainer:
         self._take_references()
         self.gain = torch.ones_like(self.gain)
         self.rates.clear()
-        self.state = initial_state(self.network, 1, 1)
+        self.state = self.state._replace(network=initial_state(self.network, 1, 1))
 
     def _homeostasis(self, spikes: Tensor) -> None:
         """Incoming-weight normalisation and slow target-rate gain control (every N steps)."""
-        plasticity, network = self.config.plasticity, self.config.network
+        plasticity, network = self.config.plasticity, self.network.config
         s, half = self.network.slices, network.em // 2
         ea = spikes[..., s["EA"]].sum() / network.ea
         em = spikes[..., s["EM"]].sum((0, 1, 2)).view(2, half).mean(-1)
@@ -417,18 +451,16 @@ class STDPRLTrainer:
                 "EA->EM": torch.cat([self.gain[1].expand(half), self.gain[2].expand(half)]),
             }
             for name, mask in self.masks.items():
-                self.weights[name] = homeostasis.normalize_incoming(
-                    self.weights[name], mask, self.target_in[name] * gains[name]
+                target = self.target_in[name] * gains[name]
+                self._set_weight(
+                    name, homeostasis.normalize_incoming(self.weight(name), mask, target)
                 )
 
     # --- parameters, evaluation, checkpoints -------------------------------------------
 
     def params(self) -> Tensor:
         """The plastic weights of the existing synapses, ``[1800]`` (mV)."""
-        return torch.cat([self.weights[name][0, mask] for name, mask in self.masks.items()])
-
-    def parameters_finite(self) -> bool:
-        return bool(torch.isfinite(self.params()).all())
+        return torch.cat([self.weight(name)[0, mask] for name, mask in self.masks.items()])
 
     def evaluate(
         self, params: Tensor, episodes: int, env_seed: int
@@ -436,16 +468,29 @@ class STDPRLTrainer:
         """Test returns with plasticity off, one fresh network state per test episode."""
         return evaluate_policy(self.config.env_id, self.policy, params, episodes, env_seed)
 
+    def agent(self, params: Tensor, seed: int = 0) -> PolicyAgent:
+        """The weights ``params`` with plasticity off."""
+        generator = torch.Generator().manual_seed(seed)
+        return PolicyAgent(self.policy, params.to(self.config.device), generator)
+
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         return self.policy.to_nir(params)
 
+    def plots(self, folder: Path, params: Tensor) -> list[Path]:
+        """The network's diagnostics (spike raster, rates, weights, actions)."""
+        from neurorl.analysis.network_plots import plot_trained_network
+
+        return plot_trained_network(
+            folder, self.policy, params, self.config.env_id, self.config.eval.env_seed
+        )
+
     def state_dict(self) -> dict[str, Any]:
         return {
-            "weights": {name: w.clone() for name, w in self.weights.items()},
+            "weights": {name: self.weight(name).clone() for name in WEIGHT_NAMES},
             "target_in": {name: t.clone() for name, t in self.target_in.items()},
             "initial_out": self.initial_out.clone(),
             "gain": self.gain.clone(),
-            "state": _plain(self.state),
+            "state": _plain(self.state.network),
             "rates": torch.stack(list(self.rates)) if self.rates else torch.zeros(0, 3),
             "recent": list(self.recent),
             "iteration": self.iteration,
@@ -455,12 +500,12 @@ class STDPRLTrainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.weights = dict(state["weights"])
-        # checkpoints from before restart_stages existed hold no references: the initial ones
-        self.target_in = dict(state.get("target_in", self.target_in))
-        self.initial_out = state.get("initial_out", self.initial_out)
+        network = _restore(self.state.network, state["state"])
+        weights = PlasticWeights(**{WEIGHT_NAMES[n]: w for n, w in state["weights"].items()})
+        self.state = PaperNetworkState(network, weights)
+        self.target_in = dict(state["target_in"])
+        self.initial_out = state["initial_out"]
         self.gain = state["gain"]
-        self.state = _restore(self.state, state["state"])
         self.rates.clear()
         self.rates.extend(state["rates"].unbind(0))
         self.recent.clear()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Literal
 
 import gymnasium as gym
 import numpy as np
@@ -25,8 +26,8 @@ from torch import Tensor, nn
 from neurorl.config import require
 from neurorl.envs import env_spaces
 from neurorl.errors import ConfigError
-from neurorl.experiments.common import EvalConfig
-from neurorl.experiments.dqn import OffPolicyTrainer, polyak_update, td_target
+from neurorl.experiments.common import EvalConfig, check_checkpoint_rule
+from neurorl.experiments.dqn import OffPolicyTrainer, Stream, polyak_update, td_target
 from neurorl.nets.deep import DeepNet, DeepNetConfig
 from neurorl.streams import stream
 
@@ -48,8 +49,9 @@ def continuous_env_spaces(env_id: str) -> tuple[int, int, Tensor]:
 class TD3TrainConfig:
     total_steps: int = 30_000  # env steps
     steps_per_iteration: int = 2_000  # whole episodes until this many steps, then a score
-    eval_episodes: int = 5  # greedy episodes per iteration (the score)
-    stop_score: float | None = None
+    validation_episodes: int = 5  # greedy episodes per iteration (the score)
+    stop_score: float | None = None  # stop once the score reaches this
+    checkpoint: Literal["best", "last"] = "best"  # the policy best.pt keeps
     buffer_size: int = 1_000_000
     batch_size: int = 100
     gamma: float = 0.99
@@ -63,7 +65,7 @@ class TD3TrainConfig:
     policy_delay: int = 2  # critic steps per actor (and target) step
 
     def __post_init__(self) -> None:
-        counts = ("total_steps", "steps_per_iteration", "eval_episodes", "buffer_size")
+        counts = ("total_steps", "steps_per_iteration", "validation_episodes", "buffer_size")
         counts += ("batch_size", "policy_delay")
         require(self, "train", counts, lambda v: v >= 1, ">= 1")
         require(self, "train", ("gamma", "tau"), lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
@@ -71,6 +73,7 @@ class TD3TrainConfig:
         require(self, "train", noises, lambda v: v >= 0, ">= 0")
         if self.actor_learning_rate <= 0 or self.critic_learning_rate <= 0:
             raise ValueError("train.actor_learning_rate and critic_learning_rate must be > 0")
+        check_checkpoint_rule(self.checkpoint, validate_every=0)
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,12 @@ class TD3Trainer(OffPolicyTrainer):
         super().__init__(config, obs_dim, (act_dim,), discrete=False)
         self.max_action = self.action_high.to(self.device)  # the env's bound, on the device
         self.act_dim = act_dim
-        self.actor = config.actor.build(obs_dim, act_dim, stream(config.seed, 0)).to(self.device)
+        self.actor = config.actor.build(obs_dim, act_dim, stream(config.seed, Stream.INIT)).to(
+            self.device
+        )
         self.critics = nn.ModuleList(
-            config.critic.build(obs_dim + act_dim, 1, stream(config.seed, 0, k)) for k in (1, 2)
+            config.critic.build(obs_dim + act_dim, 1, stream(config.seed, Stream.INIT, k))
+            for k in (1, 2)
         ).to(self.device)
         self.actor_target = copy.deepcopy(self.actor)
         self.critics_target = copy.deepcopy(self.critics)

@@ -91,7 +91,8 @@ class PaperNetworkState(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class PaperNetworkPolicy:
-    """See the module docstring; ``initial`` holds the untrained plastic weights ``[1, ...]``."""
+    """See the module docstring; ``initial`` holds the untrained plastic weights ``[1, ...]``;
+    ``record``: ``act`` also returns every time step's spikes (what a plasticity rule reads)."""
 
     network: CartPoleNetwork
     initial: PlasticWeights
@@ -99,6 +100,7 @@ class PaperNetworkPolicy:
     scale: Literal["linear", "log"] = "linear"
     tie: TieBreak = "random"
     compile: bool = False
+    record: bool = False
 
     @property
     def num_parameters(self) -> int:
@@ -135,18 +137,35 @@ class PaperNetworkPolicy:
         return PaperNetworkState(select_members(state.network, members), weights)
 
     def compile_mode(self, device: torch.device) -> CompileMode:
-        """How :func:`run_window` runs this policy's time steps on ``device``: compiled (an
-        AOTInductor package on CPU, ``torch.compile`` elsewhere) or not."""
-        return "off" if not self.compile else "aot" if device.type == "cpu" else "step"
+        """How :func:`run_window` runs this policy's windows on ``device``: compiled (a
+        recording window through ``torch.compile``; else each time step as an AOTInductor
+        package on CPU, through ``torch.compile`` elsewhere) or not."""
+        if not self.compile:
+            return "off"
+        if self.record:
+            return "window"
+        return "aot" if device.type == "cpu" else "step"
 
     def act(
-        self, obs: Tensor, params: Tensor, state: PaperNetworkState, generator: torch.Generator
+        self,
+        obs: Tensor,
+        params: Tensor | None,
+        state: PaperNetworkState,
+        generator: torch.Generator,
     ) -> tuple[PolicyOutput, PaperNetworkState]:
+        """One 50-ms window; the weights are the state's (``params`` built them at ``start``,
+        or a plasticity rule changed them since)."""
         output = run_window(
-            obs, state.network, self.network, state.weights, compile=self.compile_mode(obs.device)
+            obs,
+            state.network,
+            self.network,
+            state.weights,
+            record=self.record,
+            compile=self.compile_mode(obs.device),
         )
         actions, undecided = spike_count_vote(output.counts, 2, self.tie, generator)
-        return PolicyOutput(actions, undecided, output.total), state._replace(network=output.state)
+        policy_output = PolicyOutput(actions, undecided, output.total, output.spikes)
+        return policy_output, state._replace(network=output.state)
 
     def to_nir(self, params: Tensor) -> nir.NIRGraph:
         raise NotExportableError(

@@ -28,6 +28,7 @@ class PolicyOutput(NamedTuple):
     actions: Tensor  # [P, B] long
     undecided: Tensor  # [P, B] bool: a tie or silence (spiking vote only)
     spikes: Tensor  # [P, B] spikes of the whole network in this decision (0 for a ReLU network)
+    recorded: Tensor | None = None  # [T, P, B, N] every time step's spikes, where recorded
 
 
 class BatchedPolicy(Protocol):
