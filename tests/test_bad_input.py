@@ -189,12 +189,11 @@ def test_bad_eval_episodes(cli, small_run):
 @pytest.mark.parametrize(
     ("script", "args", "fragment"),
     [
-        ("evolution_test_curve", ["--every", "0"], "--every must be >= 1, got 0"),
-        ("evolution_test_curve", ["--jobs", "0"], "--jobs must be >= 1, got 0"),
-        ("evolution_test_curve", ["--max-episodes", "0"], "--max-episodes must be >= 1, got 0"),
-        ("evolution_test_curve", ["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
+        ("held_out_test", ["--jobs", "0"], "--jobs must be >= 1, got 0"),
+        ("held_out_test", ["--max-episodes", "0"], "--max-episodes must be >= 1, got 0"),
+        ("held_out_test", ["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
         (
-            "evolution_test_curve",
+            "held_out_test",
             ["--experiment", "cartpole-snn-evolx"],
             "unknown experiment 'cartpole-snn-evolx'",
         ),
@@ -218,7 +217,8 @@ def test_bad_benchmark_input(tmp_path, script, args, fragment):
     root = Path(__file__).resolve().parent.parent
     benchmarks_md = (root / "BENCHMARKS.md").read_text()
     out = tmp_path / "out"
-    out_flag = ["--out", str(out)] if script not in ("cartpole_snn", "core_throughput") else []
+    no_out = ("cartpole_snn", "core_throughput", "held_out_test")
+    out_flag = [] if script in no_out else ["--out", str(out)]
     finished = subprocess.run(
         [sys.executable, str(root / "benchmarks" / f"{script}.py"), *out_flag, *args],
         capture_output=True,

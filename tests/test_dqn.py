@@ -97,7 +97,9 @@ def test_same_seed_same_metrics_and_exact_resume():
 def test_cartpole_snn_dqn_learns():
     """6k env steps: the greedy spiking Q-network clearly beats a random policy (~22)."""
     torch.manual_seed(0)
-    trainer = DQNTrainer(small_config(total_steps=6000, steps_per_iteration=2000, validation_episodes=5))
+    trainer = DQNTrainer(
+        small_config(total_steps=6000, steps_per_iteration=2000, validation_episodes=5)
+    )
     best, best_params = -1.0, None
     while not trainer.finished():
         metrics = trainer.train_step()
