@@ -42,8 +42,8 @@ decays its states analytically, adds the jump scaled by the driving force ``(1 -
   :func:`ampa_log_factor` of its events (exact for AMPA alone), or as the plain sum of the
   weights, which lets a volley of k coincident inputs of w mV jump by k w instead of
   ``E_AMPA (1 - (1 - w / E_AMPA)^k)`` (5 x 6.5 mV: 32.5 against 26.6 mV). The network is
-  made of such volleys (its input neurons fire in phase), and the sum made its I cells fire
-  1.9-2.8x and its EM cells 1.8x the original's (:mod:`neurorl.nets.cartpole_network`).
+  made of such volleys (its input neurons fire in phase), where the sum drives its I and EM
+  cells above the original's rates (docs/hasegan2022/network.md).
 - Simplified: NMDA and GABA events of one step share one driving force, and the threshold
   is tested once per step, on the path from ``V_before`` to ``V``: a spike fires when ``V``
   ends above threshold and the path was not entirely above the block. (INTF7 tests after

@@ -65,11 +65,7 @@ PAPER_ES = ESConfig(
 # centre scored on 12 episodes of its own; each member's last two episodes replay two of the
 # last 20 starts on which the centre fell short of 500; it stops when the centre holds the
 # pole on its 12 and on 100 more (300 generations at most); the last scored centre is the
-# result. Seeds 0-9 tested 493.8-500.0, mean 497.0, after 23-53k episodes (seeds 0-3 with
-# the settings before 2026-12-02, one of two starts replayed, 2 mV steps, 10 + 30 episodes
-# to stop: 498.4, 481.6, 476.6, 468.0 after 16-42k). Picking the centre by 100 validation episodes
-# every 10 generations (train.checkpoint=validated) was no better over seeds 3 and 6. All
-# measured in docs/hasegan2022/README.md.
+# result (what it tests, and the settings tried: docs/hasegan2022/README.md).
 MODERN_ES = ESConfig(population=64, sigma=2.0, learning_rate=1.0, learning_rate_end=0.2)
 MODERN_TRAIN = TrainConfig(
     generations=300,
@@ -105,17 +101,13 @@ ARS_TRAIN = dataclasses.replace(
 # ARS on a budget of ~3 minutes here (the default experiment; a budget of generations, not
 # seconds): 80 generations at dt = 2 ms, all 64 pairs stepping, sigma 4 mV, members' episodes
 # ending at 250 steps (the centre's run to 500), every member starting from one of the last
-# 20 starts on which the centre fell short. Seeds 0-7 tested 383-500, mean 450 (sigma 2 mV,
-# on an AMD EPYC: 203-385, mean 278; docs/hasegan2022/README.md).
+# 20 starts on which the centre fell short (BENCHMARKS.md, "Default experiment").
 QUICK_NETWORK = CartPoleNetworkConfig(dt_ms=2.0)
 QUICK_ES = dataclasses.replace(ARS_ES, top_fraction=1.0, sigma=4.0)
 QUICK_TRAIN = dataclasses.replace(ARS_TRAIN, generations=80, member_max_steps=250, replay_starts=1)
 # The same ARS run on to its stop (200 generations at most, the step decaying over them), the
-# members' episodes as long as the task's 500 steps: the issue's test of 475 within 8,000
-# episodes (benchmarks/evolution_test_curve.py --experiment cartpole-snn-evol-fast): seeds
-# 0-7 passed it on 5 of 8 after 6,210-7,956 episodes and under 2 min of training each, the
-# others testing 388-427 at 7,866 and passing it by 11,760. The step decaying over 57
-# generations, from 12 mV, or 96 members passed it on fewer seeds, sigma 6 mV on as many.
+# members' episodes as long as the task's 500 steps: aimed at a test of 475 within 8,000
+# episodes (benchmarks/held_out_test.py).
 FAST_TRAIN = dataclasses.replace(QUICK_TRAIN, generations=200, member_max_steps=None)
 PAPER_TRAIN = TrainConfig(
     generations=1600, episodes_per_member=5, stop_score=None, checkpoint="last"
@@ -148,12 +140,11 @@ def _dqn(env_id: str, kind: str, train: dict[str, Any], **net: Any) -> Callable[
     )
 
 
-# CartPole's departures from the paper, measured (README): the spiking Q-network reads the
-# observation through the paper's two-neuron encoding instead of as constant current (475 on
-# all of seeds 0-4 instead of 2), and training stops once the greedy policy holds the pole
-# for all 500 steps of 20 scoring episodes (seeds apart from the test's). The ReLU
-# Q-network (raw input) diverges with the target copied every 100 steps (Q ~ 1e3 by 6k
-# steps, all one action): its target is copied every 1000.
+# CartPole's departures from the paper (docs/akl2023/README.md): the spiking Q-network reads
+# the observation through the paper's two-neuron encoding instead of as constant current
+# (more seeds learn), and training stops once the greedy policy holds the pole for all 500
+# steps of 20 validation episodes (seeds apart from the test's). The ReLU Q-network (raw
+# input) diverges with the target copied every 100 steps: its target is copied every 1000.
 CARTPOLE_DQN = {"snn": {"validation_episodes": 20, "stop_score": 500.0}}
 CARTPOLE_DQN["ann"] = {**CARTPOLE_DQN["snn"], "target_every": 1000}
 CARTPOLE_DQN_NET = {"snn": {"encoding": "two_neuron"}, "ann": {}}
@@ -294,7 +285,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "cartpole-snn-evol-quick",
             "Haşegan 2022 network at dt 2 ms, ARS for 80 generations (all pairs step; members' "
-            "episodes end at 250 steps and replay the centre's failed starts): 2-3 min",
+            "episodes end at 250 steps and replay the centre's failed starts)",
             _paper_evolution(QUICK_ES, QUICK_TRAIN, network=QUICK_NETWORK),
             EvolutionTrainer,
         ),
@@ -302,13 +293,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             "cartpole-snn-evol-fast",
             "Haşegan 2022 network at dt 2 ms, the default's ARS with members' episodes to 500 "
             "steps, on to its stop (200 generations at most): aims at a test of 475 within "
-            "8,000 episodes (met on 5 of 8 seeds)",
+            "8,000 episodes",
             _paper_evolution(QUICK_ES, FAST_TRAIN, network=QUICK_NETWORK),
             EvolutionTrainer,
         ),
-        # 475 within 8,000 episodes on seeds 0-7, after 3,452-5,936 (4,468 on the mean; the
-        # ES alone from the untrained weights: 8,469), 800 of them STDP-RL's, in 149-213 s of
-        # training (benchmarks/evolution_test_curve.py, docs/hasegan2022/README.md)
         Experiment(
             "cartpole-snn-stdprl-evol",
             "Haşegan 2022 network at dt 2 ms: STDP-RL (EA->EM) for its first 800 episodes, "
@@ -372,3 +360,5 @@ def get_experiment(name: str) -> Experiment:
     close = difflib.get_close_matches(name, list(EXPERIMENTS), n=1, cutoff=0.4)
     hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(EXPERIMENTS)}"
     raise NeurorlError(f"unknown experiment '{name}'{hint} (see 'neurorl list')")
+
+

@@ -25,9 +25,8 @@ LIF nodes (it only logs a warning when ``r != 1``) and would drive the membrane 
 times too weakly; with ``r = 1`` both peers agree with neurorl. Weights are written in
 float64 so that :func:`from_nir` recovers neurorl's float32 parameters bit for bit; the
 peers cast them to float32, so their membranes equal neurorl's up to float32 round-off
-(spikes agree unless a membrane lands within ~1e-7 of the threshold: measured, 4 differing
-output spikes in 2,048,000 neuron-steps of 100 random 8-256-256-16 networks, none in the
-tests' networks).
+(spikes agree unless a membrane lands within float32 round-off of the threshold, which the
+tests' networks never do).
 
 dt: snnTorch hard-codes ``dt = 1e-4`` (s) when it reads NIR; Norse takes ``from_nir(...,
 dt=)`` (default 1e-3). The default ``dt_ms = 0.1`` therefore makes snnTorch reproduce the

@@ -24,8 +24,7 @@ Time: :func:`run_window` simulates one environment step, ``window_ms`` (50 ms) i
 relative refractoriness, the decays are exact exponentials, the 50-Hz input has a whole-step
 period (20 steps), the soma delays (1.8-2.2 ms) all round to 2 steps, and the paper's input
 generators check for rate changes on a 1-ms grid anyway. dt = 0.5 and 0.25 ms cost 2x and
-4x the steps for population rates within ~5% of dt = 1 ms (the tests check 10%); dt = 2 ms
-halves them, within ~11% (IM fires 6-11% more; the tests check 15%).
+4x the steps, dt = 2 ms half (the tests check their population rates against dt = 1 ms).
 
 Modelling choices (the cell: :mod:`neurorl.core.conductance`):
 
@@ -44,20 +43,9 @@ Modelling choices (the cell: :mod:`neurorl.core.conductance`):
 - The state carries over from window to window and episode to episode (in the paper the
   simulation runs on through episode ends); :func:`initial_state` is a network at rest.
 
-Firing regime (untrained, the paper's parameters, independent random observations per
-window): EA ~6-7 Hz, EM ~10-12 Hz, IA ~7-9, IAL ~13-18, IM ~21-28, IML ~12-15 Hz with a
-step's AMPA events summed (``ampa_events="summed"``, the default); added one after another
-as INTF7 does (``"sequential"``) EA ~5.7, EM ~6.8, IA ~3.6, IAL ~11, IM ~10, IML ~6 Hz. The
-input neurons fire in phase, so EA and EM receive volleys of coincident spikes, and summing
-them under one driving force is what made the I cells fire two to three times the
-original's rates. The original's code (NEURON 8.2.7, plasticity off, 200 s of CartPole)
-fires EA 5.1, IA 2.7, IAL 7.6, EM 5.4, IM 7.4, IML 4.3 Hz; over the first 12.5 s of that
-run EA 5.35, IA 3.55, IAL 8.45, EM 6.1, IM 8.4, IML 4.9 Hz, where our step function, given
-that very network (its connection list) and its recorded ES spikes at dt = 1 ms, fires EA
-5.4, IA 4.8, IAL 9.5, EM 7.2, IM 14.7, IML 7.1 Hz summed and EA 5.2, IA 3.5, IAL 7.9, EM
-5.7, IM 7.8, IML 4.4 Hz sequential (ad hoc, 2026-12-02). The paper's 5.5 and 6 Hz for EA and EM
-are the set points of its slow homeostatic gain control during training, which this module
-leaves to the learners.
+Firing regime: the paper's 5.5 and 6 Hz for EA and EM are the set points of its slow
+homeostatic gain control during training, which this module leaves to the learners; the
+untrained network's rates against the original code's are in docs/hasegan2022/network.md.
 
 Performance: call :func:`neurorl.core.configure_cpu` first (denormal floats otherwise slow
 the decaying potentials ~100x); ``run_window(..., compile="aot")`` for any P x B on CPU
@@ -189,7 +177,8 @@ class CartPoleNetworkConfig:
     window_ms: float = 50.0
     # a step's coincident AMPA events onto a cell: "sequential", one after another as INTF7
     # adds them (conductance.compose_ampa), or "summed" under one driving force (the default,
-    # every trained figure's; its I cells fire 1.9-2.8x and EM 1.8x the original's rates)
+    # with which the trained figures were measured; docs/hasegan2022/network.md compares
+    # both with the original's rates)
     ampa_events: Literal["summed", "sequential"] = "summed"
 
     def __post_init__(self) -> None:
@@ -705,11 +694,10 @@ def _time_loop(
 
 @functools.cache
 def _compiled_window():
-    """:func:`_time_loop` compiled whole (its steps unrolled) for one fixed P x B: at P = B =
-    1 ~5x faster than the compiled step, and ~2x more with inductor's C++ wrapper (the
-    unrolled window launches ~1,000 kernels, whose Python calls cost more than their work).
-    The first compile takes minutes; torch's on-disk cache makes it ~10-20 s in later
-    processes; every new shape compiles again."""
+    """:func:`_time_loop` compiled whole (its steps unrolled) for one fixed P x B, with
+    inductor's C++ wrapper (the unrolled window launches ~1,000 kernels, whose Python calls
+    would cost more than their work). The first compile takes minutes; torch's on-disk cache
+    shortens it in later processes; every new shape compiles again."""
     return torch.compile(_time_loop, dynamic=False, options={"cpp_wrapper": True})
 
 
