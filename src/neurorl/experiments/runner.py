@@ -200,7 +200,10 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
                     f"stopped, last good checkpoint kept: {run.latest}"
                 )
             score = metrics[trainer.score_key]
-            log.append({**metrics, "score": score})
+            counters = {
+                key: getattr(trainer, key) for key in ("iteration", "env_steps", "episodes")
+            }
+            log.append({**counters, **metrics, "score": score})
             if score >= best_score or trainer.keeps == "last":
                 best_score = max(score, best_score)
                 save_checkpoint(

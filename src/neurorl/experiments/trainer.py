@@ -78,8 +78,9 @@ class Trainer(ABC):
 
     @abstractmethod
     def train_step(self) -> dict[str, float]:
-        """One unit of training; one metrics row (``iteration`` and ``score_key`` among its
-        keys, every value finite unless training diverged)."""
+        """One unit of training; one metrics row (``score_key`` among its keys, every value
+        finite unless training diverged). The runner puts the counters ``iteration``,
+        ``env_steps`` and ``episodes`` first in the row where the trainer leaves them out."""
 
     # --- parameters -------------------------------------------------------------------------
 
