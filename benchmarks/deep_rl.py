@@ -2,7 +2,8 @@
 and the MuJoCo SNN vs ANN TD3 table.
 
 Each run is a real run folder (training, evaluation of the best checkpoint on the
-experiment's test episodes from env seed 42, plots, NIR export), one torch thread. Targets: cartpole-snn-dqn test mean >= 475 within 100k env steps in < 10 min per seed;
+experiment's test episodes from env seed 42, plots, NIR export), one torch thread. Targets:
+cartpole-snn-dqn test mean >= 475 within 100k env steps in < 10 min per seed;
 pendulum-snn-td3 >= -200 within 30k steps. Figures go to BENCHMARKS.md.
 
     python benchmarks/deep_rl.py [--seeds 3] [--td3-seeds 1] [--skip-td3] [--out DIR]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import re
 import shlex
 import sys
@@ -18,12 +17,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from neurorl.config import parse_set_options
 from neurorl.errors import NeurorlError
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import resolve_config
+from neurorl.provenance import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
@@ -33,23 +31,6 @@ HEADER = (
     "command, the machine and the date. Ratios compare implementations measured in the same\n"
     "run; anchors quoted from `shared/design/ARCHITECTURE.md` are marked as such.\n"
 )
-
-
-def machine() -> str:
-    """CPU model, logical CPUs, OS and the load average now (other work skews timings)."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (
-        f"{model}, {os.cpu_count()} logical CPUs{gpu}, {platform.system()} {platform.release()}"
-        f"{load}"
-    )
 
 
 def command() -> str:

@@ -1,8 +1,9 @@
-"""The ``neurorl`` command: list, train, eval, plot, compare, sweep, export."""
+"""The ``neurorl`` command: list, train, eval, plot, compare, sweep, reproduce, export."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_option(sweep, "KEY=VALUE", "override a key at every grid point")
     sweep.add_argument("--out", type=Path, default=Path("runs"))
     sweep.add_argument("--quiet", action="store_true")
-    for command in (compare, sweep):
+    reproduce = commands.add_parser(
+        "reproduce", help="regenerate a paper's table: train or reuse its runs, write its page"
+    )
+    reproduce.add_argument("paper", help="e.g. hasegan2022, akl2023")
+    reproduce.add_argument(
+        "--seeds", type=int, help="seeds 0..K-1 per row (default: the paper's number)"
+    )
+    reproduce.add_argument(
+        "--quick", action="store_true", help="fewer seeds, shorter budgets (a smoke test)"
+    )
+    reproduce.add_argument("--out", type=Path, default=Path("runs"))
+    reproduce.add_argument("--quiet", action="store_true")
+    for command in (compare, sweep, reproduce):
         command.add_argument(
             "--workers",
             type=int,
@@ -192,6 +205,20 @@ def run_command(args: argparse.Namespace) -> str:
         )
         print((folder / "sweep.md").read_text())
         return str(folder)
+    if args.command == "reproduce":
+        from neurorl.experiments.reproduce import reproduce
+
+        folder = reproduce(
+            args.paper,
+            args.seeds,
+            args.quick,
+            args.out,
+            args.quiet,
+            _cluster(args),
+            "neurorl " + shlex.join(args.argv),
+        )
+        print((folder / "reproduction.md").read_text())
+        return str(folder)
     if args.command == "export":
         return str(runner.export(_open_run(args.run_dir, args.device), args.format))
     raise AssertionError(args.command)
@@ -210,6 +237,7 @@ def _cluster(args: argparse.Namespace) -> Cluster:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     import torch

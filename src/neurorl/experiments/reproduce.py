@@ -1,0 +1,338 @@
+"""``neurorl reproduce PAPER``: a paper's table, regenerated in one command.
+
+A reproduction is a list of rows, each an experiment, the measure the paper reports for it
+and the paper's figure. Its runs are trained (or reused: a finished run under ``--out`` with
+exactly the same resolved config, as ``neurorl compare`` does) for seeds ``0..K-1``, in
+this process or on a Ray cluster; then ``<out>/reproduce/<paper>[-quick]/`` gets
+``reproduction.md`` (the paper's figures beside neurorl's, per-seed values, the command, the
+commit, the machine), ``reproduction.json`` (the same numbers and every run's config) and
+``reproduction.png``. ``--quick`` runs fewer seeds on shorter budgets, labelled as such: a
+smoke test of the pipeline, not the paper's protocol.
+
+Measures: ``test`` (the kept policy's test mean: 100 episodes from env seed 42),
+``best_score`` (the best training score, e.g. STDP-RL's best 100-episode training average),
+``untrained`` (the run's initial policy on the test) and ``random`` (uniform actions on it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from neurorl.config import flatten
+from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest
+from neurorl.errors import NeurorlError
+from neurorl.experiments.checkpoint import atomic_write_text, write_json
+from neurorl.experiments.compare import finished_runs
+from neurorl.experiments.registry import get_experiment
+from neurorl.experiments.runner import resolve_config
+from neurorl.learn.rollout import random_policy_returns
+from neurorl.provenance import commit, machine
+
+Measure = Literal["test", "best_score", "untrained", "random"]
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    experiment: str
+    measure: Measure
+    paper: str  # the paper's figure on this measure, as it states it ("-": none)
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    quick: Mapping[str, str] = field(default_factory=dict)  # more overrides under --quick
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    title: str
+    protocol: str  # how the paper measures, in one or two sentences
+    rows: tuple[Row, ...]
+    seeds: int  # the paper's number of seeds
+    quick_seeds: int = 2
+    left_out: str = ""  # what of the paper this command does not run (yet)
+
+
+# The first stage of the paper's STDP-RL schedule, 4,000 env steps instead of 10,000, eager.
+QUICK_STDP_RL = {
+    "stages": "[{env_steps: 4000, window_ms: 3, lifetime_ms: 400, rate: 0.04, "
+    "angvel_weight: 0.4, positive_bias: 1.5, opposite_factor: 1.0}]",
+    "net.compile": "false",
+}
+PAPER_TEST = "test: 100 episodes from env seed 42 (the paper's protocol)"
+
+REPRODUCTIONS: dict[str, Reproduction] = {
+    "hasegan2022": Reproduction(
+        title="Haşegan et al. 2022: STDP-RL and evolution on a 200-neuron spiking CartPole agent",
+        protocol=f"{PAPER_TEST}; STDP-RL for the original's 25,000 simulated s, scored by its "
+        "best 100-episode training average; the paper's ES for 1,600 iterations (80,000 "
+        "episodes, its whole budget).",
+        seeds=10,
+        rows=(
+            Row("random policy", "cartpole-snn-evol-paper", "random", "20.2"),
+            Row("untrained network", "cartpole-snn-evol-paper", "untrained", "~23"),
+            Row(
+                "STDP-RL, headline rule EA->EM",
+                "cartpole-snn-stdprl-ea-em",
+                "best_score",
+                "115.7 (75-157)",
+                quick=QUICK_STDP_RL,
+            ),
+            Row(
+                "STDP-RL, headline rule EA->EM",
+                "cartpole-snn-stdprl-ea-em",
+                "test",
+                "144.7 / 64.1 (best / worst of 2 seeds)",
+                quick=QUICK_STDP_RL,
+            ),
+            Row(
+                "STDP-RL, variant ES->EA + EA->EM",
+                "cartpole-snn-stdprl",
+                "best_score",
+                "-",
+                quick=QUICK_STDP_RL,
+            ),
+            Row(
+                "the paper's ES (multiplicative, P 10)",
+                "cartpole-snn-evol-paper",
+                "test",
+                "497.5 (490-500)",
+                quick={"train.generations": "20"},
+            ),
+            Row(
+                "a modern ES (antithetic, ranks, Adam)",
+                "cartpole-snn-evol",
+                "test",
+                "-",
+                quick={"train.generations": "10"},
+            ),
+            Row(
+                "STDP-RL, then evolution",
+                "cartpole-snn-stdprl-evol",
+                "test",
+                "-",
+                quick={"lifetime.episodes": "200", "train.generations": "10"},
+            ),
+        ),
+    ),
+    "akl2023": Reproduction(
+        title="Akl et al. 2023: deep spiking RL (DQN and TD3 with surrogate gradients)",
+        protocol=f"{PAPER_TEST} (Pendulum: 10 episodes); the paper publishes learning curves "
+        "but no table: its column gives what it states.",
+        seeds=10,
+        rows=(
+            Row("random policy, CartPole", "cartpole-snn-dqn", "random", "-"),
+            Row(
+                "CartPole DQN, spiking Q-network",
+                "cartpole-snn-dqn",
+                "test",
+                "learns (curves only)",
+                quick={"train.total_steps": "10000"},
+            ),
+            Row(
+                "CartPole DQN, ReLU Q-network",
+                "cartpole-ann-dqn",
+                "test",
+                "195 on CartPole-v0 after 240-296 episodes",
+                quick={"train.total_steps": "10000"},
+            ),
+            Row(
+                "Pendulum TD3, spiking actor",
+                "pendulum-snn-td3",
+                "test",
+                "learns (curves only)",
+                quick={"train.total_steps": "4000"},
+            ),
+            Row(
+                "Pendulum TD3, ReLU actor",
+                "pendulum-ann-td3",
+                "test",
+                "-",
+                quick={"train.total_steps": "4000"},
+            ),
+        ),
+        left_out="the robustness study (`neurorl sweep`, docs/akl2023/README.md) and MuJoCo TD3 "
+        "(`benchmarks/deep_rl.py --mujoco`)",
+    ),
+}
+
+
+def get_reproduction(name: str) -> Reproduction:
+    """The reproduction called ``name``; an unknown name suggests the closest one."""
+    if name in REPRODUCTIONS:
+        return REPRODUCTIONS[name]
+    close = difflib.get_close_matches(name, list(REPRODUCTIONS), n=1, cutoff=0.4)
+    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(REPRODUCTIONS)}"
+    raise NeurorlError(f"unknown paper '{name}'; {hint}")
+
+
+def _settings(row: Row, quick: bool) -> dict[str, str]:
+    return {**row.overrides, **(row.quick if quick else {})}
+
+
+def reproduce(
+    name: str,
+    seeds: int | None,
+    quick: bool,
+    out: Path,
+    quiet: bool,
+    cluster: Cluster = IN_PROCESS,
+    command: str = "",
+) -> Path:
+    """Train or reuse the runs of paper ``name``; write its folder (module docstring)."""
+    paper = get_reproduction(name)
+    seeds = (paper.quick_seeds if quick else paper.seeds) if seeds is None else seeds
+    if seeds < 1:
+        raise NeurorlError(f"--seeds must be >= 1, got {seeds}")
+    folder = out / "reproduce" / f"{name}{'-quick' if quick else ''}"
+    configs = {
+        f"{row.experiment} seed {seed}": flatten(
+            resolve_config(get_experiment(row.experiment), {**_settings(row, quick), "seed": seed})
+        )
+        for row in paper.rows
+        for seed in range(seeds)
+    }
+    _check_folder(folder, configs)
+    trained = {}  # (experiment, settings) -> run folders by seed, each trained once
+    for row in paper.rows:
+        key = (row.experiment, tuple(sorted(_settings(row, quick).items())))
+        if row.measure in ("test", "best_score") and key not in trained:
+            trained[key] = [
+                RunRequest(row.experiment, {**dict(key[1]), "seed": str(s)}, f"{row.label} {s}")
+                for s in range(seeds)
+            ]
+    requests = [request for group in trained.values() for request in group]
+    paths = iter(finished_runs(requests, out, quiet, cluster))
+    runs = {key: [next(paths) for _ in group] for key, group in trained.items()}
+    values = []
+    for row in paper.rows:
+        key = (row.experiment, tuple(sorted(_settings(row, quick).items())))
+        values.append(_values(row, runs.get(key, []), _settings(row, quick), seeds))
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "paper": name,
+        "quick": quick,
+        "seeds": seeds,
+        "command": command,
+        "commit": commit(),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "rows": [
+            {**dataclasses.asdict(row), "values": v}
+            for row, v in zip(paper.rows, values, strict=True)
+        ],
+        "runs": {f"{k[0]} {dict(k[1])}": [str(p) for p in v] for k, v in runs.items()},
+        "configs": configs,
+    }
+    write_json(folder / "reproduction.json", record)
+    atomic_write_text(folder / "reproduction.md", _table(paper, record))
+    _plot(paper, values, folder / "reproduction.png")
+    return folder
+
+
+def _values(row: Row, paths: list[Path], settings: dict[str, str], seeds: int) -> list[float]:
+    """The row's measure for seeds 0..seeds-1."""
+    experiment = get_experiment(row.experiment)
+    if row.measure in ("test", "best_score"):
+        results = [json.loads((path / "results.json").read_text()) for path in paths]
+        if row.measure == "test":
+            return [r["eval"]["mean_return"] for r in results]
+        return [r["train"]["best_score"] for r in results]
+    values = []
+    for seed in range(seeds):
+        config = resolve_config(experiment, {**settings, "seed": seed})
+        protocol = config.eval
+        if row.measure == "random":
+            returns = random_policy_returns(
+                config.env_id, protocol.episodes, protocol.env_seed, seed
+            )
+        else:
+            trainer = experiment.make_trainer(config)
+            returns, _ = trainer.evaluate(trainer.params(), protocol.episodes, protocol.env_seed)
+        values.append(float(np.mean(returns)))
+    return values
+
+
+def _check_folder(folder: Path, configs: dict[str, dict[str, Any]]) -> None:
+    """A folder that already holds this paper's reproduction with other settings is not
+    overwritten."""
+    record = folder / "reproduction.json"
+    if not record.is_file():
+        return
+    try:
+        previous = json.loads(record.read_text())["configs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NeurorlError(f"{record} is not a reproduction record; use another --out") from None
+    for run, config in configs.items():
+        old = previous.get(run)
+        if old is not None and old != config:
+            key = next(k for k in config if old.get(k) != config[k])
+            raise NeurorlError(
+                f"{folder} holds a reproduction whose {run} ran with {key}={old.get(key)!r}, "
+                f"not {config[key]!r}; use another --out"
+            )
+
+
+def _table(paper: Reproduction, record: dict) -> str:
+    seeds, quick = record["seeds"], record["quick"]
+    lines = [f"# {paper.title}", ""]
+    if quick:
+        lines += [
+            f"**Quick version**: {seeds} seeds and shorter budgets (`--quick`): a check of the "
+            "pipeline, not the paper's protocol; its figures are not comparable with the "
+            "paper's.",
+            "",
+        ]
+    lines += [
+        f"Protocol: {paper.protocol}",
+        "",
+        "| row | experiment | measure | paper | neurorl (mean ± sd) | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in record["rows"]:
+        v = np.array(row["values"])
+        spread = f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}"
+        per_seed = ", ".join(f"{x:.1f}" for x in v)
+        lines.append(
+            f"| {row['label']} | `{row['experiment']}` | {row['measure']} | {row['paper']} | "
+            f"{spread} ({len(v)} seeds) | {per_seed} |"
+        )
+    lines += [""]
+    if paper.left_out:
+        lines += [f"Not run by this command: {paper.left_out}.", ""]
+    lines += [
+        f"- command: `{record['command']}`",
+        f"- commit: {record['commit']}",
+        f"- machine: {record['machine']}",
+        f"- date: {record['date']}",
+        "- runs: " + "; ".join(f"{key}: {len(paths)}" for key, paths in record["runs"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _plot(paper: Reproduction, values: list[list[float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurorl.analysis.plots import save_figure
+
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(values) + 1.5))
+    for i, v in enumerate(values):
+        ax.scatter(v, [i] * len(v), s=14, alpha=0.7)
+        ax.plot([np.mean(v)] * 2, [i - 0.3, i + 0.3], color="black")
+    labels = [f"{row.label} ({row.measure})" for row in paper.rows]
+    ax.set_yticks(range(len(values)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("per seed (dots) and mean (bar)")
+    ax.grid(alpha=0.3, axis="x")
+    save_figure(fig, path)

@@ -1,0 +1,86 @@
+"""``neurorl reproduce``: a paper's table in one command, on a tiny reproduction of its own."""
+
+import json
+from pathlib import Path
+
+import pytest
+from test_bad_input import assert_clean_error
+
+from neurorl.experiments.reproduce import REPRODUCTIONS, Reproduction, Row
+
+SMALL = {"train.generations": "2", "es.population": "8", "train.episodes_per_member": "2"}
+SMALL |= {"eval.episodes": "5"}
+TINY = Reproduction(
+    title="A tiny paper",
+    protocol="test: 5 episodes from env seed 42",
+    seeds=2,
+    quick_seeds=1,
+    rows=(
+        Row("random policy", "cartpole-snn-es", "random", "20", SMALL),
+        Row("untrained", "cartpole-snn-es", "untrained", "~23", SMALL),
+        Row("evolved LIF network", "cartpole-snn-es", "test", "500", SMALL, {"eval.episodes": "3"}),
+        Row("evolved LIF network", "cartpole-snn-es", "best_score", "-", SMALL),
+        Row("evolved ReLU network", "cartpole-ann-es", "test", "-", SMALL),
+    ),
+)
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(REPRODUCTIONS, "tiny2024", TINY)
+
+
+def _run_folders(out: Path) -> list[Path]:
+    return sorted(p for p in out.glob("cartpole-*-es/*") if p.is_dir())
+
+
+def test_reproduce_writes_the_table_and_reuses_its_runs(tiny, cli, tmp_path):
+    code, lines, err = cli("reproduce", "tiny2024", "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    folder = Path(lines[-1])
+    assert folder == tmp_path / "reproduce" / "tiny2024"
+    table = (folder / "reproduction.md").read_text()
+    assert "| evolved LIF network | `cartpole-snn-es` | test | 500 |" in table
+    assert "(2 seeds)" in table and "Quick version" not in table
+    assert "neurorl reproduce tiny2024" in table and "- commit: " in table
+    assert (folder / "reproduction.png").is_file()
+    record = json.loads((folder / "reproduction.json").read_text())
+    runs = _run_folders(tmp_path)
+    assert len(runs) == 4  # two experiments x two seeds; the LIF rows share their runs
+    test, best = record["rows"][2]["values"], record["rows"][3]["values"]
+    results = [json.loads((run / "results.json").read_text()) for run in runs[2:]]
+    assert test == [r["eval"]["mean_return"] for r in results]
+    assert best == [r["train"]["best_score"] for r in results]
+
+    code, _, err = cli("reproduce", "tiny2024", "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    assert _run_folders(tmp_path) == runs  # reused, none trained again
+    assert json.loads((folder / "reproduction.json").read_text())["rows"] == record["rows"]
+
+
+def test_quick_runs_its_own_budgets_and_says_so(tiny, cli, tmp_path):
+    code, lines, err = cli("reproduce", "tiny2024", "--quick", "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    table = (Path(lines[-1]) / "reproduction.md").read_text()
+    assert Path(lines[-1]).name == "tiny2024-quick"
+    assert "Quick version" in table and "(1 seeds)" in table
+
+
+def test_bad_input_is_one_line_and_overwrites_nothing(tiny, cli, tmp_path, monkeypatch):
+    code, _, err = cli("reproduce", "hasegan2023", "--out", tmp_path)
+    assert_clean_error(code, err, "unknown paper 'hasegan2023'; did you mean 'hasegan2022'?")
+    code, _, err = cli("reproduce", "tiny2024", "--seeds", "0", "--out", tmp_path)
+    assert_clean_error(code, err, "--seeds must be >= 1, got 0")
+    assert not tmp_path.joinpath("reproduce").exists()
+
+    code, lines, _ = cli("reproduce", "tiny2024", "--seeds", "1", "--out", tmp_path, "--quiet")
+    assert code == 0
+    table = (Path(lines[-1]) / "reproduction.md").read_text()
+    other = dict(SMALL, **{"es.population": "6"})
+    changed = Reproduction(
+        TINY.title, TINY.protocol, (Row("x", "cartpole-snn-es", "test", "-", other),), 1
+    )
+    monkeypatch.setitem(REPRODUCTIONS, "tiny2024", changed)
+    code, _, err = cli("reproduce", "tiny2024", "--seeds", "1", "--out", tmp_path, "--quiet")
+    assert_clean_error(code, err, "es.population=8", "not 6", "use another --out")
+    assert (Path(lines[-1]) / "reproduction.md").read_text() == table
