@@ -1,4 +1,4 @@
-"""The ``neurorl`` command: list, train, eval, plot, compare, sweep, reproduce, export."""
+"""The ``neurorl`` command: list, train, eval, plot, compare, sweep, reproduce, worm, export."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neurorl.distributed.ray_runs import Cluster
+from neurorl.envs.worm import validate as worm_validate
 from neurorl.errors import NeurorlError, os_error_line
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--address", help="train the runs on the running Ray cluster at ADDR (e.g. auto)"
         )
 
+    worm_validate.add_parser(commands)
+
     export = commands.add_parser("export", help="export a run's best spiking policy")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--format", default="nir", help="export format (nir)")
@@ -219,6 +222,8 @@ def run_command(args: argparse.Namespace) -> str:
         )
         print((folder / "reproduction.md").read_text())
         return str(folder)
+    if args.command == "worm":
+        return worm_validate.run(args)
     if args.command == "export":
         return str(runner.export(_open_run(args.run_dir, args.device), args.format))
     raise AssertionError(args.command)

@@ -29,3 +29,7 @@ def discrete_env_spaces(env_id: str) -> tuple[int, int]:
             f"this experiment needs a discrete action space; {env_id} has {action_space}"
         )
     return int(np.prod(observation_space.shape)), int(action_space.n)
+
+
+# environments Gymnasium lacks, registered under the neurorl/ namespace when imported
+import neurorl.envs.worm  # noqa: E402, F401
