@@ -144,6 +144,12 @@ class MetricsLog:
         if self.columns is None:
             self.columns = list(metrics)
             self.file.write_text(",".join(self.columns) + "\n")
+        missing = [column for column in self.columns if column not in metrics]
+        if missing:  # a trainer's bug, said in one line rather than as a KeyError
+            raise NeurorlError(
+                f"metrics row {metrics.get('iteration')} lacks {', '.join(missing)}, which the "
+                "first row had: a trainer's rows must share their keys"
+            )
         with self.file.open("a") as file:
             file.write(",".join(_cell(metrics[c]) for c in self.columns) + "\n")
         step = int(metrics["iteration"])
@@ -311,7 +317,7 @@ def evaluate(
             "max_return": float(np.max(returns)),
             "episodes": episodes,
             "env_seed": env_seed,
-            "checkpoint": "best",
+            "checkpoint": f"best.pt (the {trainer.keeps} scored)",
             "checkpoint_iteration": checkpoint.get("iteration"),
             **stats,
         },
