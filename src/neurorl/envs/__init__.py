@@ -32,4 +32,4 @@ def discrete_env_spaces(env_id: str) -> tuple[int, int]:
 
 
 # environments Gymnasium lacks, registered under the neurorl/ namespace when imported
-from neurorl.envs import gridworld, worm  # noqa: E402, F401
+from neurorl.envs import bandits, gridworld, nonstationary, worm  # noqa: E402, F401

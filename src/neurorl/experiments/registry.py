@@ -362,4 +362,4 @@ def get_experiment(name: str) -> Experiment:
     raise NeurorlError(f"unknown experiment '{name}'{hint} (see 'neurorl list')")
 
 
-from neurorl.experiments import coagent, worm  # noqa: E402, F401
+from neurorl.experiments import bandits, coagent, worm  # noqa: E402, F401
