@@ -8,7 +8,7 @@ gridworld and MountainCar run their budget (500 and 100 episodes) and keep the b
 training mean; CartPole (2,000 episodes at most) validates the greedy policy every 80
 episodes on 20 episodes from seeds of their own and stops once that mean reaches 495
 (``train.checkpoint=last``: the validated policy is the one tested). The test is run once,
-at the end. Targets (issue 40): gridworld mean episode length within 10% of the optimal
+at the end. Targets: gridworld mean episode length within 10% of the optimal
 policy's (value iteration, exact) after 500 episodes; CartPole test mean >= 475 on 4 of 5
 seeds; MountainCar goal on >= 90% of the test episodes; episodes per second on CartPole
 against the ANN actor-critic and the companion code's 2.2 (measured on CartPole-v0, cap 200).
