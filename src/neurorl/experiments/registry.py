@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from neurorl.errors import NeurorlError
 from neurorl.experiments.dqn import DQNConfig, DQNTrainConfig, DQNTrainer
@@ -33,6 +33,7 @@ from neurorl.nets.deep import DeepNetConfig
 from neurorl.nets.policies import MLPPolicyConfig
 
 DEFAULT_EXPERIMENT = "cartpole-snn-evol-quick"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -353,13 +354,18 @@ def register(experiment: Experiment) -> Experiment:
 # (one import line per module, below)
 
 
+def look_up(table: Mapping[str, T], name: str, what: str, see: str = "") -> T:
+    """``table[name]``; an unknown name is a one-line error that suggests the closest one."""
+    if name in table:
+        return table[name]
+    close = difflib.get_close_matches(name, list(table), n=1, cutoff=0.4)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(table)}"
+    raise NeurorlError(f"unknown {what} '{name}'{hint}{see}")
+
+
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``; an unknown name suggests the closest one."""
-    if name in EXPERIMENTS:
-        return EXPERIMENTS[name]
-    close = difflib.get_close_matches(name, list(EXPERIMENTS), n=1, cutoff=0.4)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(EXPERIMENTS)}"
-    raise NeurorlError(f"unknown experiment '{name}'{hint} (see 'neurorl list')")
+    return look_up(EXPERIMENTS, name, "experiment", " (see 'neurorl list')")
 
 
 from neurorl.experiments import bandits, coagent, worm  # noqa: E402, F401

@@ -17,7 +17,6 @@ Measures: ``test`` (the kept policy's test mean: 100 episodes from env seed 42),
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import time
 from collections.abc import Mapping
@@ -32,7 +31,7 @@ from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest
 from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text, write_json
 from neurorl.experiments.compare import finished_runs
-from neurorl.experiments.registry import get_experiment
+from neurorl.experiments.registry import get_experiment, look_up
 from neurorl.experiments.runner import resolve_config
 from neurorl.learn.rollout import random_policy_returns
 from neurorl.provenance import commit, machine
@@ -166,11 +165,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
 
 def get_reproduction(name: str) -> Reproduction:
     """The reproduction called ``name``; an unknown name suggests the closest one."""
-    if name in REPRODUCTIONS:
-        return REPRODUCTIONS[name]
-    close = difflib.get_close_matches(name, list(REPRODUCTIONS), n=1, cutoff=0.4)
-    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(REPRODUCTIONS)}"
-    raise NeurorlError(f"unknown paper '{name}'; {hint}")
+    return look_up(REPRODUCTIONS, name, "paper")
 
 
 def _settings(row: Row, quick: bool) -> dict[str, str]:
@@ -193,8 +188,12 @@ def reproduce(
         raise NeurorlError(f"--seeds must be >= 1, got {seeds}")
     folder = out / "reproduce" / f"{name}{'-quick' if quick else ''}"
     configs = {
-        f"{row.experiment} seed {seed}": flatten(
-            resolve_config(get_experiment(row.experiment), {**_settings(row, quick), "seed": seed})
+        f"{row.experiment} seed {seed}": _plain(
+            flatten(
+                resolve_config(
+                    get_experiment(row.experiment), {**_settings(row, quick), "seed": seed}
+                )
+            )
         )
         for row in paper.rows
         for seed in range(seeds)
@@ -235,6 +234,18 @@ def reproduce(
     atomic_write_text(folder / "reproduction.md", _table(paper, record))
     _plot(paper, values, folder / "reproduction.png")
     return folder
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """A flattened config as JSON data (sections in tuples, e.g. STDP-RL's stages, as dicts),
+    the form reproduction.json keeps and compares."""
+
+    def as_dict(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return dataclasses.asdict(value)
+        raise TypeError(f"{type(value).__name__} is not config data")
+
+    return json.loads(json.dumps(config, default=as_dict))
 
 
 def _values(row: Row, paths: list[Path], settings: dict[str, str], seeds: int) -> list[float]:
