@@ -84,3 +84,20 @@ def test_bad_input_is_one_line_and_overwrites_nothing(tiny, cli, tmp_path, monke
     code, _, err = cli("reproduce", "tiny2024", "--seeds", "1", "--out", tmp_path, "--quiet")
     assert_clean_error(code, err, "es.population=8", "not 6", "use another --out")
     assert (Path(lines[-1]) / "reproduction.md").read_text() == table
+
+
+def test_every_reproduction_row_resolves_and_its_config_is_json_data():
+    """Each registered paper's rows resolve (names, keys, quick budgets) and their configs,
+    sections in tuples included (STDP-RL's stages, the network's projections), become the
+    JSON data that reproduction.json keeps and compares."""
+    from neurorl.config import flatten
+    from neurorl.experiments.registry import get_experiment
+    from neurorl.experiments.reproduce import _plain, _settings
+    from neurorl.experiments.runner import resolve_config
+
+    for paper in ("hasegan2022", "akl2023"):
+        for row in REPRODUCTIONS[paper].rows:
+            for quick in (False, True):
+                config = resolve_config(get_experiment(row.experiment), _settings(row, quick))
+                plain = _plain(flatten(config))
+                assert json.loads(json.dumps(plain)) == plain
