@@ -29,7 +29,7 @@ from report import check_experiments, check_minimums, provenance, write_section
 from neurorl.cli import OneLineParser
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
-from neurorl.experiments.runner import resolve_config
+from neurorl.experiments.runner import replaces_best, resolve_config
 
 
 def train_then_test(
@@ -51,7 +51,7 @@ def train_then_test(
             break
         seconds += time.perf_counter() - started
         score = metrics[trainer.score_key]
-        if score >= best or trainer.keeps == "last":  # as the runner keeps best.pt
+        if replaces_best(trainer, score, best):
             kept, best = trainer.params(), max(score, best)
         end = {"iteration": trainer.iteration, "episodes": trainer.episodes}
         end |= {"training_s": round(seconds, 1), "stop": "budget"}

@@ -34,12 +34,13 @@ class Model:
         self.overrides = dict(overrides)
         self.config = runner.resolve_config(self.experiment, self.overrides)
         self.run_dir: Path | None = None
+        self._policy: Policy | None = None  # the trained policy, loaded at the first predict
 
     def learn(self, out: str | Path = "runs", quiet: bool = True) -> Model:
         """Train into a new run folder under ``out`` (``self.run_dir``): to the experiment's
         budget or stop, then test the kept policy (results.json), plot and export it."""
         run = runner.create_run(self.experiment.name, self.overrides, Path(out))
-        self.run_dir = runner.train(run, quiet)
+        self.run_dir, self._policy = runner.train(run, quiet), None
         return self
 
     def predict(
@@ -48,7 +49,9 @@ class Model:
         """The trained policy's ``predict`` (see :class:`Policy`)."""
         if self.run_dir is None:
             raise NeurorlError("predict() needs a trained model: call learn() first")
-        return load(self.run_dir).predict(observation, state, deterministic)
+        if self._policy is None:
+            self._policy = load(self.run_dir)
+        return self._policy.predict(observation, state, deterministic)
 
 
 def make(

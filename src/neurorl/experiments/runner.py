@@ -210,7 +210,7 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
                 key: getattr(trainer, key) for key in ("iteration", "env_steps", "episodes")
             }
             log.append({**counters, **metrics, "score": score})
-            if score >= best_score or trainer.keeps == "last":
+            if replaces_best(trainer, score, best_score):
                 best_score = max(score, best_score)
                 save_checkpoint(
                     run.best,
@@ -225,6 +225,12 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     state = load_checkpoint(run.latest, run.config.device)
     finish(run, trainer, state["wall_seconds"], state["best_score"])
     return run.path
+
+
+def replaces_best(trainer: Trainer, score: float, best_score: float) -> bool:
+    """Whether the parameters just scored ``score`` become best.pt (the trainer's ``keeps``:
+    the last scored, or the best scored, the later of equal ones)."""
+    return trainer.keeps == "last" or score >= best_score
 
 
 def _save_latest(run: Run, trainer: Trainer, best_score: float, wall_seconds: float) -> None:
