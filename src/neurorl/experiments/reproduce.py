@@ -200,8 +200,8 @@ def reproduce(
     }
     _check_folder(folder, configs)
     trained = {}  # (experiment, settings) -> run folders by seed, each trained once
-    for row in paper.rows:
-        key = (row.experiment, tuple(sorted(_settings(row, quick).items())))
+    keys = [(row.experiment, tuple(sorted(_settings(row, quick).items()))) for row in paper.rows]
+    for row, key in zip(paper.rows, keys, strict=True):
         if row.measure in ("test", "best_score") and key not in trained:
             trained[key] = [
                 RunRequest(row.experiment, {**dict(key[1]), "seed": str(s)}, f"{row.label} {s}")
@@ -211,9 +211,8 @@ def reproduce(
     paths = iter(finished_runs(requests, out, quiet, cluster))
     runs = {key: [next(paths) for _ in group] for key, group in trained.items()}
     values = []
-    for row in paper.rows:
-        key = (row.experiment, tuple(sorted(_settings(row, quick).items())))
-        values.append(_values(row, runs.get(key, []), _settings(row, quick), seeds))
+    for row, key in zip(paper.rows, keys, strict=True):
+        values.append(_values(row, runs.get(key, []), dict(key[1]), seeds))
     folder.mkdir(parents=True, exist_ok=True)
     record = {
         "paper": name,
