@@ -85,7 +85,7 @@ class Stage:
             raise ValueError("stage rate and angvel_weight must be >= 0, positive_bias > 0")
 
 
-# The original's seed runs (results/seedrun_m1-2022-01-16): 500 s of config.json, 2000 s of
+# The original's seed runs (its results/seedrun_m1 folder): 500 s of config.json, 2000 s of
 # config2.json, then config3.json for 2000, 2000, 2000, 5000, 5000 and 6500 s: 25,000 s in all
 # (its best seed's episodes per process, steps_per_eps/run_1394398_normal.txt). Each process
 # was a restart (``restart_stages``); given as one stage here, as one process.
