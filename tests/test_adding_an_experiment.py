@@ -70,3 +70,17 @@ def test_a_name_taken_twice_is_refused(toy):
 
     with pytest.raises(neurorl.errors.NeurorlError, match="already registered"):
         neurorl.register(EXPERIMENTS["cartpole-hill-climb"])
+
+
+def test_a_row_without_a_column_of_the_first_row_is_one_line(toy, cli, tmp_path, monkeypatch):
+    """A trainer whose rows change their keys stops in one line, not with a KeyError."""
+    real_step = toy.train_step
+
+    def changing(self):
+        row = real_step(self)
+        return {**row, "extra": 1.0} if self.iteration == 1 else row
+
+    monkeypatch.setattr(toy, "train_step", changing)
+    code, _, err = cli("train", "cartpole-hill-climb", "--quiet", "--out", tmp_path)
+    assert code == 2 and err.count("\n") == 1
+    assert "metrics row 2 lacks extra, which the first row had" in err
