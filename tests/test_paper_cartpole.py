@@ -142,7 +142,7 @@ def test_stdp_rl_stage_restarts_take_homeostasis_references_from_the_current_wei
     trainer.gain *= 0.9
     trainer._restart()
     assert torch.allclose(trainer.target_in["EA->EM"], 1.5 * initial)
-    assert torch.equal(trainer.gain, torch.ones(3)) and not trainer.rates
+    assert torch.equal(trainer.gain, torch.ones(1, 3)) and not trainer.rates  # [members, 3]
     trainer = _trainer("cartpole-snn-stdprl", restart_stages="true", **sets)
     while trainer.env_steps < 70:
         trainer.train_step(), plain.train_step()

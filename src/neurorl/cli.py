@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("name", nargs="?", help="experiment name (see 'neurorl list')")
     train.add_argument("--seed", type=int, help="training seed (config key 'seed')")
+    train.add_argument(
+        "--seeds",
+        type=int,
+        metavar="K",
+        help="train seeds SEED..SEED+K-1 as one batch, a run folder each (experiments that "
+        "have a batch of seeds: cartpole-snn-stdprl*)",
+    )
     _add_set_option(train, "KEY=VALUE", "override a config key, e.g. es.population=32")
     train.add_argument(
         "--out",
@@ -144,7 +151,7 @@ def run_command(args: argparse.Namespace) -> str:
     """Execute one command; returns the line to print last (a path or a table)."""
     from neurorl.config import parse_set_options
     from neurorl.experiments import runner
-    from neurorl.experiments.registry import DEFAULT_EXPERIMENT, EXPERIMENTS
+    from neurorl.experiments.registry import DEFAULT_EXPERIMENT, EXPERIMENTS, get_experiment
 
     if args.command == "list":
         width = max(map(len, EXPERIMENTS))
@@ -154,10 +161,10 @@ def run_command(args: argparse.Namespace) -> str:
         )
     if args.command == "train":
         if args.resume is not None:
-            if args.name or args.overrides or args.seed is not None or args.device:
+            if args.name or args.overrides or args.device or {args.seed, args.seeds} != {None}:
                 raise NeurorlError(
                     "--resume continues a run with its saved config; "
-                    "give no name, --seed, --set or --device"
+                    "give no name, --seed, --seeds, --set or --device"
                 )
             run = _open_run(args.resume)
             if not run.latest.exists():
@@ -168,8 +175,23 @@ def run_command(args: argparse.Namespace) -> str:
             overrides["seed"] = str(args.seed)
         if args.device:
             overrides["device"] = args.device
-        run = runner.create_run(args.name or DEFAULT_EXPERIMENT, overrides, args.out)
-        return str(runner.train(run, args.quiet))
+        name = args.name or DEFAULT_EXPERIMENT
+        if args.seeds is None:
+            return str(runner.train(runner.create_run(name, overrides, args.out), args.quiet))
+        if args.seeds < 1:
+            raise NeurorlError(f"--seeds must be >= 1, got {args.seeds}")
+        experiment = get_experiment(name)
+        if experiment.make_batch is None:
+            raise NeurorlError(
+                f"{name} trains one seed at a time; 'neurorl compare {name} --seeds "
+                f"{args.seeds}' trains several"
+            )
+        first = runner.resolve_config(experiment, overrides).seed
+        runs = [
+            runner.create_run(name, {**overrides, "seed": str(first + k)}, args.out)
+            for k in range(args.seeds)
+        ]
+        return "\n".join(str(path) for path in runner.train_seeds(runs, args.quiet))
     if args.command == "eval":
         run = _open_run(args.run_dir, args.device)
         results = runner.evaluate(run, args.episodes, args.env_seed)["eval"]

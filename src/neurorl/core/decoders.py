@@ -7,6 +7,7 @@ a leading time dimension ``[T, ...]`` is reduced where stated.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -20,7 +21,7 @@ def spike_count_vote(
     counts: Tensor,
     num_actions: int,
     tie: TieBreak = "random",
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Spike-count vote between equal action populations (Haşegan et al. 2022).
 
@@ -28,7 +29,8 @@ def spike_count_vote(
     neurons ``a*k .. (a+1)*k - 1`` vote for action ``a``. Returns ``(actions [...] long,
     undecided [...] bool)``; undecided = a tie for the most spikes, silence included (the
     paper's "unknown move"). On a tie, ``tie="random"`` draws uniformly among the tied
-    actions with ``generator``; ``tie="first"`` takes the lowest tied index. Raises
+    actions with ``generator`` (or one generator per index of the first dimension, e.g. per
+    member of a batch of seeds); ``tie="first"`` takes the lowest tied index. Raises
     ``ValueError`` when the neurons do not split into ``num_actions`` equal populations.
     """
     if counts.shape[-1] % num_actions:
@@ -42,8 +44,11 @@ def spike_count_vote(
     if tie == "first":
         return tied.to(torch.uint8).argmax(-1), undecided
     if tie == "random":
-        device = generator.device if generator is not None else None
-        noise = torch.rand(tied.shape, generator=generator, device=device)
+        if isinstance(generator, Sequence):
+            noise = torch.stack([torch.rand(tied.shape[1:], generator=g) for g in generator])
+        else:
+            device = generator.device if generator is not None else None
+            noise = torch.rand(tied.shape, generator=generator, device=device)
         return torch.where(tied, noise.to(counts.device), -1.0).argmax(-1), undecided
     raise ValueError(f"tie must be 'random' or 'first', got {tie!r}")
 

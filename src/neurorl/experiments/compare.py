@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -16,7 +17,13 @@ from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
 from neurorl.experiments.common import EvalConfig
 from neurorl.experiments.registry import get_experiment
-from neurorl.experiments.runner import create_run, open_run, resolve_config, train
+from neurorl.experiments.runner import (
+    create_run,
+    open_run,
+    resolve_config,
+    train,
+    train_seeds,
+)
 from neurorl.learn.rollout import random_policy_returns
 
 
@@ -37,12 +44,15 @@ def finished_runs(
     requests: list[RunRequest], out: Path, quiet: bool, cluster: Cluster = IN_PROCESS
 ) -> list[Path]:
     """A run folder per request: a finished run under ``out`` with exactly the request's
-    resolved config if there is one, else a new run, trained in this process (one after
-    another) or on ``cluster``. Unless ``quiet``, each label is announced on stderr with
-    "training" or "reusing"."""
+    resolved config if there is one, else a new run, trained on ``cluster`` or in this
+    process: the seeds of one config together as one batch where the experiment has one
+    (``runner.train_seeds``), other runs one after another. Unless ``quiet``, each label is
+    announced on stderr with "training" or "reusing"."""
     paths: list[Path | None] = []
-    for request in requests:
-        config = resolve_config(get_experiment(request.name), request.overrides)
+    batches: dict[str, list[int]] = {}  # runs to train in this process, by config but seed
+    for index, request in enumerate(requests):
+        experiment = get_experiment(request.name)
+        config = resolve_config(experiment, request.overrides)
         paths.append(find_finished_run(out, request.name, config))
         if not quiet:
             print(
@@ -50,7 +60,14 @@ def finished_runs(
                 file=sys.stderr,
             )
         if paths[-1] is None and cluster.in_process:
-            paths[-1] = train(create_run(request.name, request.overrides, out), quiet)
+            batched = experiment.make_batch is not None
+            key = repr((request.name, dataclasses.replace(config, seed=0))) if batched else index
+            batches.setdefault(str(key), []).append(index)
+    for indices in batches.values():
+        runs = [create_run(requests[i].name, requests[i].overrides, out) for i in indices]
+        trained = train_seeds(runs, quiet) if len(runs) > 1 else [train(runs[0], quiet)]
+        for index, path in zip(indices, trained, strict=True):
+            paths[index] = path
     todo = [index for index, path in enumerate(paths) if path is None]
     if todo:
         trained = train_on_ray([requests[index] for index in todo], out, cluster, quiet)

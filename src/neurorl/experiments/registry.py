@@ -38,10 +38,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Experiment:
+    """``make_batch(config, seeds)``, where an experiment has one: a trainer of the runs of
+    ``config`` with each of ``seeds``, stepped as one program (``runner.train_seeds``)."""
+
     name: str
     description: str
     default_config: Callable[[], Any]
     make_trainer: Callable[[Any], Any]
+    make_batch: Callable[[Any, tuple[int, ...]], Any] | None = None
 
 
 def _replace(config: Any, **sections: Any) -> Any:
@@ -323,17 +327,20 @@ EXPERIMENTS: dict[str, Experiment] = {
             "variant: binary tags, targeted reward, ES->EA reward x 0.8, the 3-stage schedule)",
             _stdp_rl(plastic="es_ea_em"),
             STDPRLTrainer,
+            STDPRLTrainer,
         ),
         Experiment(
             "cartpole-snn-stdprl-ea-em",
             "the same with only EA->EM plastic (the paper's headline rule)",
             STDPRLConfig,
             STDPRLTrainer,
+            STDPRLTrainer,
         ),
         Experiment(
             "cartpole-snn-stdprl-trace",
             "cartpole-snn-stdprl with exponential eligibility traces (Izhikevich 2007 / MSTDPET)",
             _stdp_rl(plastic="es_ea_em", eligibility="trace"),
+            STDPRLTrainer,
             STDPRLTrainer,
         ),
         *_deep_rl_experiments(),

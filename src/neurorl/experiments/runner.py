@@ -198,27 +198,10 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     try:
         while not trainer.finished():
             metrics = trainer.train_step()
-            bad = [key for key, value in metrics.items() if not math.isfinite(value)]
-            if bad or not trainer.parameters_finite():
-                what = ", ".join(bad) if bad else "the parameters"
-                raise DivergedError(
-                    f"training diverged at iteration {trainer.iteration} (NaN/inf in {what}); "
-                    f"stopped, last good checkpoint kept: {run.latest}"
-                )
-            score = metrics[trainer.score_key]
-            counters = {
-                key: getattr(trainer, key) for key in ("iteration", "env_steps", "episodes")
-            }
-            log.append({**counters, **metrics, "score": score})
-            if replaces_best(trainer, score, best_score):
-                best_score = max(score, best_score)
-                save_checkpoint(
-                    run.best,
-                    {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
-                )
-            _save_latest(run, trainer, best_score, wall_before + time.perf_counter() - started)
+            wall = wall_before + time.perf_counter() - started
+            best_score = record(run, trainer, log, metrics, best_score, wall)
             progress.update(trainer.progress - progress.n)
-            progress.set_postfix({trainer.score_key: f"{score:.1f}"})
+            progress.set_postfix({trainer.score_key: f"{metrics[trainer.score_key]:.1f}"})
     finally:
         progress.close()
         log.close()
@@ -227,13 +210,126 @@ def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     return run.path
 
 
-def replaces_best(trainer: Trainer, score: float, best_score: float) -> bool:
+def record(
+    run: Run,
+    trainer: Trainer | Member,
+    log: MetricsLog,
+    metrics: dict[str, float],
+    best_score: float,
+    wall_seconds: float,
+) -> float:
+    """A train step's row into the run: checked finite (else :class:`DivergedError`, the last
+    good checkpoint kept), logged, best.pt and latest.pt written. Returns the best score."""
+    bad = [key for key, value in metrics.items() if not math.isfinite(value)]
+    if bad or not trainer.parameters_finite():
+        what = ", ".join(bad) if bad else "the parameters"
+        raise DivergedError(
+            f"training diverged at iteration {trainer.iteration} (NaN/inf in {what}); "
+            f"stopped, last good checkpoint kept: {run.latest}"
+        )
+    score = metrics[trainer.score_key]
+    counters = {key: getattr(trainer, key) for key in ("iteration", "env_steps", "episodes")}
+    log.append({**counters, **metrics, "score": score})
+    if replaces_best(trainer, score, best_score):
+        best_score = max(score, best_score)
+        save_checkpoint(
+            run.best,
+            {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
+        )
+    _save_latest(run, trainer, best_score, wall_seconds)
+    return best_score
+
+
+class Member:
+    """Member ``index`` of a batch of seeds (``batch.advance()``, ``member_params``,
+    ``member_state_dict``), seen as :func:`record` sees a trainer."""
+
+    def __init__(self, batch: Any, index: int) -> None:
+        self.batch, self.index = batch, index
+        self.score_key, self.keeps = batch.score_key, batch.keeps
+
+    @property
+    def iteration(self) -> int:
+        return self.batch.members[self.index].episodes
+
+    episodes = iteration
+
+    @property
+    def env_steps(self) -> int:
+        return self.batch.env_steps
+
+    def params(self) -> torch.Tensor:
+        return self.batch.member_params(self.index)
+
+    def parameters_finite(self) -> bool:
+        return bool(torch.isfinite(self.params()).all())
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.batch.member_state_dict(self.index)
+
+
+def train_seeds(runs: list[Run], quiet: bool) -> list[Path]:
+    """Train runs of one experiment and config that differ only in their seed as one batch
+    (the experiment's ``make_batch``: K networks stepped as one tensor program). Each run
+    folder is written as its own ``train`` writes it and resumes alone; the batch does not
+    resume. A member that diverges stops (its last good checkpoint kept) and the others go
+    on; its error is raised once they have finished."""
+    configure_cpu()
+    experiment, config = runs[0].experiment, runs[0].config
+    if experiment.make_batch is None:
+        raise ConfigError(f"{experiment.name} trains one seed at a time (no batch of seeds)")
+    seeds = tuple(run.config.seed for run in runs)
+    if any(dataclasses.replace(run.config, seed=config.seed) != config for run in runs):
+        raise ConfigError("a batch of seeds shares one config but for the seed")
+    check_device(config.device)
+    torch.manual_seed(seeds[0])
+    batch = experiment.make_batch(config, seeds)
+    members = [Member(batch, k) for k in range(len(runs))]
+    best = [-math.inf] * len(runs)
+    for run, member in zip(runs, members, strict=True):
+        _save_latest(run, member, -math.inf, 0.0)
+    logs = [MetricsLog(run, keep_rows=0) for run in runs]
+    errors: dict[int, str] = {}
+    started = time.perf_counter()
+    progress = tqdm(
+        total=batch.budget, disable=quiet or not sys.stderr.isatty(), desc=experiment.name
+    )
+    try:
+        while not batch.finished():
+            for k, metrics in batch.advance():
+                if k in errors:
+                    continue
+                wall = time.perf_counter() - started
+                try:
+                    best[k] = record(runs[k], members[k], logs[k], metrics, best[k], wall)
+                except DivergedError as error:
+                    errors[k] = str(error)
+                    batch.members[k].finished = True
+            progress.update(batch.progress - progress.n)
+    finally:
+        progress.close()
+        for log in logs:
+            log.close()
+    for k, run in enumerate(runs):
+        if k not in errors:
+            state = load_checkpoint(run.latest, config.device)
+            trainer = run.make_trainer()
+            trainer.load_state_dict(state["trainer"])
+            finish(run, trainer, state["wall_seconds"], state["best_score"])
+    if errors:
+        raise DivergedError(f"{len(errors)} of {len(runs)} seeds: " + "; ".join(errors.values()))
+    return [run.path for run in runs]
+
+
+def replaces_best(trainer: Trainer | Member, score: float, best_score: float) -> bool:
     """Whether the parameters just scored ``score`` become best.pt (the trainer's ``keeps``:
     the last scored, or the best scored, the later of equal ones)."""
     return trainer.keeps == "last" or score >= best_score
 
 
-def _save_latest(run: Run, trainer: Trainer, best_score: float, wall_seconds: float) -> None:
+def _save_latest(
+    run: Run, trainer: Trainer | Member, best_score: float, wall_seconds: float
+) -> None:
     save_checkpoint(
         run.latest,
         {"trainer": trainer.state_dict(), "best_score": best_score, "wall_seconds": wall_seconds},

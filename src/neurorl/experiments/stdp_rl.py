@@ -51,13 +51,20 @@ from neurorl.learn import homeostasis
 from neurorl.learn.rollout import evaluate_policy, run_episodes
 from neurorl.learn.stdp import (
     STDPConfig,
+    STDPState,
     apply_reward,
     compiled_update_eligibility,
+    reset_eligibility,
     stdp_init,
     update_eligibility,
 )
 from neurorl.nets.agents import PolicyAgent
-from neurorl.nets.cartpole_network import PlasticWeights, initial_state
+from neurorl.nets.cartpole_network import (
+    PlasticWeights,
+    initial_state,
+    select_members,
+    stack_networks,
+)
 from neurorl.nets.cartpole_policy import (
     PaperNetworkPolicy,
     PaperNetworkPolicyConfig,
@@ -239,30 +246,73 @@ class Stream(IntEnum):
 WEIGHT_NAMES = {"ES->EA": "es_ea", "EA->EM": "ea_em"}  # connection -> PlasticWeights field
 
 
-class STDPRLTrainer(Trainer):
-    """Online STDP-RL of one network; ``train_step`` plays and learns one episode. The agent
-    acts through its policy (``policy.act``, recording every step's spikes), whose state
-    holds the network and the plastic weights that the rule changes."""
+@dataclass
+class Member:
+    """One seed's run in a batch: its own network (``policy``, plasticity off: validation,
+    tests, plots), environment, episode counters, and the episode under way (``generator``
+    None between episodes)."""
 
-    def __init__(self, config: STDPRLConfig) -> None:
+    seed: int
+    policy: PaperNetworkPolicy
+    env: gym.Env
+    recent: deque[int]
+    episodes: int = 0
+    validation_env_steps: int = 0
+    finished: bool = False
+    generator: torch.Generator | None = None
+    obs: np.ndarray | None = None
+    rewards: float = 0.0
+    unknown: int = 0
+    steps: int = 0
+
+
+class STDPRLTrainer(Trainer):
+    """Online STDP-RL of one network, or of K networks stepped as one tensor program.
+
+    ``seeds`` (default: ``config.seed`` alone) gives K members; member k is the run of
+    ``config`` with seed ``seeds[k]``: its own connectivity, weights, environment, random
+    streams and homeostasis, its own episodes, and the same numbers as that run alone (the
+    members share only the env-step clock, which the schedule and homeostasis follow, and
+    the tensors they are computed in). :meth:`advance` simulates one 50-ms window of every
+    member; ``train_step`` (one member) plays one episode. The agent acts through its
+    policy (``act``, recording every step's spikes), whose state holds the networks and the
+    plastic weights that the rule changes.
+    """
+
+    def __init__(self, config: STDPRLConfig, seeds: tuple[int, ...] | None = None) -> None:
         if discrete_env_spaces(config.env_id) != (4, 2):
             raise ConfigError(f"STDP-RL drives the CartPole network; {config.env_id} is not it")
+        seeds = (config.seed,) if seeds is None else tuple(seeds)
+        if not seeds:
+            raise ConfigError("STDP-RL needs at least one seed")
         self.config = config
-        self.policy: PaperNetworkPolicy = config.net.build(4, 2, config.seed, config.device)
-        self.learner = dataclasses.replace(self.policy, record=True)
-        self.network = self.policy.network
+        self.members = [
+            Member(
+                seed,
+                config.net.build(4, 2, seed, config.device),
+                gym.make(config.env_id),
+                deque(maxlen=config.train.score_episodes),
+            )
+            for seed in seeds
+        ]
+        self.policy: PaperNetworkPolicy = self.members[0].policy
+        networks = [member.policy.network for member in self.members]
+        self.network = networks[0] if len(networks) == 1 else stack_networks(networks)
+        weights = [member.policy.initial for member in self.members]
+        initial = PlasticWeights(*(torch.cat(parts) for parts in zip(*weights, strict=True)))
+        self.learner = dataclasses.replace(
+            self.policy, network=self.network, initial=initial, record=True
+        )
         self.masks = {name: self.network.connections[name].mask for name in WEIGHT_NAMES}
-        initial = PlasticWeights(*(w.clone() for w in self.policy.initial))
-        self.state = PaperNetworkState(initial_state(self.network, 1, 1), initial)
+        self.plastic = ["EA->EM"] + (["ES->EA"] if config.plasticity.plastic == "es_ea_em" else [])
+        self.state = PaperNetworkState(initial_state(self.network, len(seeds), 1), initial)
+        self.eligibility = self._empty_eligibility()
         self._take_references()
-        self.gain = torch.ones(3, device=config.device)  # EA, EM LEFT, EM RIGHT
+        self.gain = torch.ones(len(seeds), 3, device=config.device)  # EA, EM LEFT, EM RIGHT
         self.rates: deque[Tensor] = deque(maxlen=config.plasticity.gain_control_window)
         ends = np.cumsum([stage.env_steps for stage in config.stages])
         self.restarts = set(ends[:-1].tolist()) if config.restart_stages else set()
-        self.recent: deque[int] = deque(maxlen=config.train.score_episodes)
-        self.iteration = self.env_steps = self.episodes = 0
-        self.validation_env_steps = 0  # apart from env_steps, which the schedule runs on
-        self.env = gym.make(config.env_id)
+        self.env_steps = 0  # every member's: they step together
 
     @property
     def score_key(self) -> str:
@@ -274,13 +324,32 @@ class STDPRLTrainer(Trainer):
     def keeps(self) -> Checkpoint:
         return "last" if self.config.train.checkpoint == "last" else "best"
 
+    @property
+    def iteration(self) -> int:
+        """Training episodes of the (first) member: one per ``train_step``."""
+        return self.members[0].episodes
+
+    @property
+    def episodes(self) -> int:
+        return self.members[0].episodes
+
+    @property
+    def validation_env_steps(self) -> int:
+        """Env steps of the (first) member's validation episodes, apart from ``env_steps``."""
+        return self.members[0].validation_env_steps
+
     def weight(self, name: str) -> Tensor:
-        """The dense plastic weights ``[1, pre, post]`` (mV) of connection ``name``."""
+        """The dense plastic weights ``[K, pre, post]`` (mV) of connection ``name``."""
         return getattr(self.state.weights, WEIGHT_NAMES[name])
 
     def _set_weight(self, name: str, value: Tensor) -> None:
         weights = self.state.weights._replace(**{WEIGHT_NAMES[name]: value})
         self.state = self.state._replace(weights=weights)
+
+    def _mask(self, name: str, member: int) -> Tensor:
+        """Member ``member``'s synapse mask ``[pre, post]`` of connection ``name``."""
+        mask = self.masks[name]
+        return mask[member] if mask.dim() == 3 else mask
 
     # --- the schedule -------------------------------------------------------------------
 
@@ -300,115 +369,173 @@ class STDPRLTrainer(Trainer):
                 return stage
         return self.config.stages[-1]
 
-    def finished(self) -> bool:
-        stop = self.config.train.stop_score
-        solved = stop is not None and len(self.recent) > 0 and float(np.mean(self.recent)) >= stop
+    def _member_finished(self, member: Member) -> bool:
+        stop, recent = self.config.train.stop_score, member.recent
+        solved = stop is not None and len(recent) > 0 and float(np.mean(recent)) >= stop
         return solved or self.env_steps >= self.budget
 
-    # --- one episode --------------------------------------------------------------------
+    def finished(self) -> bool:
+        """Every member has finished (each at the end of an episode)."""
+        return all(member.finished for member in self.members)
+
+    # --- one window, one episode -------------------------------------------------------
 
     def train_step(self) -> dict[str, float]:
+        """One episode of the single member."""
+        if len(self.members) > 1:
+            raise ValueError("a batch of seeds trains through advance(), not train_step()")
+        while True:
+            for _, row in self.advance():
+                return row
+
+    def advance(self) -> list[tuple[int, dict[str, float]]]:
+        """One 50-ms window and env step of every member still training; ``(member, metrics
+        row)`` for each member whose episode ended with it (a member that has finished
+        stays in the batch, idle: no episodes, no rewards, no rows)."""
         config, plasticity, s = self.config, self.config.plasticity, self.network.slices
-        generator = stream(config.seed, Stream.EPISODE, self.episodes)
-        obs, _ = self.env.reset(seed=seed_of(generator))
-        plastic = ["EA->EM"] + (["ES->EA"] if plasticity.plastic == "es_ea_em" else [])
-        rules = {name: stdp_config(self.stage(), plasticity) for name in plastic}
-        eligibility = {
-            name: stdp_init(rules[name], 1, 1, *self.masks[name].shape, device=config.device)
-            for name in plastic
-        }
-        pre_post = {"ES->EA": (s["ES"], s["EA"]), "EA->EM": (s["EA"], s["EM"])}
-        rewards, unknown, steps, done = 0.0, 0, 0, False
+        active = [not member.finished for member in self.members]
+        for member, on in zip(self.members, active, strict=True):
+            if on and member.generator is None:
+                self._start_episode(member)
+        if self.env_steps in self.restarts:
+            self._restart()
+        stage = self.stage()
+        rules = {name: stdp_config(stage, plasticity) for name in self.plastic}
+        x = torch.as_tensor(
+            np.stack([member.obs for member in self.members]),
+            dtype=torch.float32,
+            device=config.device,
+        ).view(len(self.members), 1, -1)
+        generators = [member.generator or torch.Generator() for member in self.members]
+        out, self.state = self.learner.act(x, None, self.state, generators)
+        actions, undecided = out.actions.view(-1), out.undecided.view(-1).tolist()
+        rewards, ended = np.zeros(len(self.members)), []
+        for k, member in enumerate(self.members):
+            if not active[k]:
+                continue
+            next_obs, _, terminated, truncated, _ = member.env.step(int(actions[k]))
+            rewards[k] = critic_reward(member.obs, next_obs, undecided[k], stage, config.critic)
+            member.rewards += rewards[k]
+            member.unknown += int(undecided[k])
+            member.steps += 1
+            member.obs = next_obs
+            if terminated or truncated:
+                ended.append(k)
         update = compiled_update_eligibility() if config.net.compile else update_eligibility
-        while not done:
-            if self.env_steps in self.restarts:
-                self._restart()
-            stage = self.stage()
-            x = torch.as_tensor(obs, dtype=torch.float32, device=config.device).view(1, 1, -1)
-            # the weights travel in the state: the policy's parameter vector is not needed
-            out, self.state = self.learner.act(x, None, self.state, generator)
-            action, undecided = out.actions, out.undecided
-            next_obs, _, terminated, truncated, _ = self.env.step(int(action))
-            done = terminated or truncated
-            for name in plastic:
-                rules[name] = stdp_config(stage, plasticity)
-                pre, post = pre_post[name]
-                spikes = (out.recorded[..., pre], out.recorded[..., post])
-                eligibility[name] = update(
-                    *spikes, eligibility[name], rules[name], self.network.config.dt_ms
-                )
-            r = critic_reward(obs, next_obs, bool(undecided), stage, config.critic)
-            if r:
-                self._reward(r, int(action), eligibility, rules, stage)
-            self._homeostasis(out.recorded)
-            rewards += r
-            unknown += int(undecided)
-            steps += 1
-            self.env_steps += 1
-            obs = next_obs
-        self.iteration += 1
-        self.episodes += 1
-        self.recent.append(steps)
-        validation = {}
-        if config.train.validate_every:
-            validation = {
-                "validation_return": self._validate(),
-                "validation_env_steps": self.validation_env_steps,
+        pre_post = {"ES->EA": (s["ES"], s["EA"]), "EA->EM": (s["EA"], s["EM"])}
+        for name in self.plastic:
+            pre, post = pre_post[name]
+            spikes = (out.recorded[..., pre], out.recorded[..., post])
+            self.eligibility[name] = update(
+                *spikes, self.eligibility[name], rules[name], self.network.config.dt_ms
+            )
+        if rewards.any():
+            self._reward(rewards, actions, self.eligibility, rules, stage)
+        self._homeostasis(out.recorded)
+        self.env_steps += 1
+        if ended:  # the original clears the eligibility at each episode's end
+            done = torch.zeros(len(self.members), 1, dtype=torch.bool, device=config.device)
+            done[ended] = True
+            self.eligibility = {
+                name: reset_eligibility(state, done) for name, state in self.eligibility.items()
             }
+        return [(k, self._end_episode(k)) for k in ended]
+
+    def _start_episode(self, member: Member) -> None:
+        """Episode ``k`` of a member starts from env seed ``(seed, k)``; its stream also
+        breaks the vote's ties."""
+        member.generator = stream(member.seed, Stream.EPISODE, member.episodes)
+        member.obs, _ = member.env.reset(seed=seed_of(member.generator))
+        member.rewards, member.unknown, member.steps = 0.0, 0, 0
+
+    def _end_episode(self, k: int) -> dict[str, float]:
+        """Member ``k``'s metrics row for the episode that just ended."""
+        member = self.members[k]
+        member.episodes += 1
+        member.recent.append(member.steps)
+        member.generator = None
+        validation = {}
+        if self.config.train.validate_every:
+            validation = {
+                "validation_return": self._validate(k),
+                "validation_env_steps": member.validation_env_steps,
+            }
+        member.finished = self._member_finished(member)
+        mean_weight = {
+            f"mean_weight_{WEIGHT_NAMES[name]}": float(
+                self.weight(name)[k][self._mask(name, k)].mean()
+            )
+            for name in ("EA->EM", "ES->EA")
+        }
         return {
-            "iteration": self.iteration,
+            "iteration": member.episodes,
             "env_steps": self.env_steps,
-            "episodes": self.episodes,
-            "steps": steps,
-            "average_steps": float(np.mean(self.recent)),
-            "critic_reward": rewards / steps,
-            "undecided_fraction": unknown / steps,
-            "mean_weight_ea_em": float(self.weight("EA->EM")[:, self.masks["EA->EM"]].mean()),
-            "mean_weight_es_ea": float(self.weight("ES->EA")[:, self.masks["ES->EA"]].mean()),
+            "episodes": member.episodes,
+            "steps": member.steps,
+            "average_steps": float(np.mean(member.recent)),
+            "critic_reward": member.rewards / member.steps,
+            "undecided_fraction": member.unknown / member.steps,
+            **mean_weight,
             **validation,
         }
 
-    def _validate(self) -> float:
-        """The mean return of the current weights on ``validation_episodes`` episodes with
-        plasticity off, after every ``validate_every``-th training episode; -1 between."""
-        config = self.config
-        if self.episodes % config.train.validate_every:
+    def _validate(self, k: int) -> float:
+        """The mean return of member ``k``'s current weights on ``validation_episodes``
+        episodes with plasticity off, after every ``validate_every``-th training episode;
+        -1 between."""
+        config, member = self.config, self.members[k]
+        if member.episodes % config.train.validate_every:
             return -1.0
         result = run_episodes(
             config.env_id,
-            self.policy,
-            self.params()[None],
+            member.policy,
+            self.member_params(k)[None],
             config.train.validation_episodes,
-            seed_of(stream(config.seed, Stream.VALIDATION_STARTS, self.episodes)),
-            stream(config.seed, Stream.VALIDATION_ROLLOUT, self.episodes),
+            seed_of(stream(member.seed, Stream.VALIDATION_STARTS, member.episodes)),
+            stream(member.seed, Stream.VALIDATION_ROLLOUT, member.episodes),
         )
-        self.validation_env_steps += result.env_steps
+        member.validation_env_steps += result.env_steps
         return float(result.returns.mean())
 
-    def _reward(self, r: float, action: int, eligibility: dict, rules: dict, stage: Stage) -> None:
-        """Targeted reward: +r on the chosen EM half, -opposite r on the other; ES->EA r x f."""
-        half = self.network.config.em // 2
+    def _empty_eligibility(self) -> dict[str, STDPState]:
+        rule = stdp_config(self.config.stages[0], self.config.plasticity)
+        members, device = len(self.members), self.config.device
+        shapes = {name: self.masks[name].shape[-2:] for name in self.plastic}
+        return {name: stdp_init(rule, members, 1, *shapes[name], device) for name in self.plastic}
+
+    def _reward(
+        self,
+        rewards: np.ndarray | float,
+        actions: Tensor | int,
+        eligibility: dict[str, STDPState],
+        rules: dict[str, STDPConfig],
+        stage: Stage,
+    ) -> None:
+        """Targeted reward ``rewards [K]`` for ``actions [K]``: +r on each member's chosen EM
+        half, -opposite r on the other; ES->EA r x f. A member with r = 0 is unchanged."""
         device = self.config.device
-        targeted = torch.full((1, 1, 2 * half), -stage.opposite_factor * r, device=device)
-        targeted[..., action * half : (action + 1) * half] = r
+        r = torch.as_tensor(rewards, dtype=torch.float64, device=device).reshape(-1, 1)
+        actions = torch.as_tensor(actions, device=device).reshape(-1, 1)
+        half = self.network.config.em // 2
+        chosen = torch.arange(2 * half, device=device) // half == actions
+        targeted = torch.where(chosen, r, -stage.opposite_factor * r).float()[:, None]
         balance = None
         if self.config.plasticity.output_balancing:
             balance = homeostasis.balance_reward(
                 self.weight("EA->EM"),
                 self.masks["EA->EM"],
                 self.initial_out,
-                torch.tensor([[r]], device=device),
+                r.float(),
                 homeostatic=self.config.plasticity.output_balancing_homeostatic,
             )
-        scales = {"EA->EM": targeted, "ES->EA": self.config.plasticity.es_ea_factor * r}
+        es_ea = (self.config.plasticity.es_ea_factor * r).float()[:, None]
+        scales = {"EA->EM": targeted, "ES->EA": es_ea}
+        rewarded = (r != 0).view(-1, 1, 1)
         for name, state in eligibility.items():
             pre_scale = balance if name == "EA->EM" else None
-            self._set_weight(
-                name,
-                apply_reward(
-                    self.weight(name), self.masks[name], state, scales[name], rules[name], pre_scale
-                ),
-            )
+            old = self.weight(name)
+            new = apply_reward(old, self.masks[name], state, scales[name], rules[name], pre_scale)
+            self._set_weight(name, torch.where(rewarded, new, old))
 
     def _take_references(self) -> None:
         """Homeostasis references from the current weights: each cell's mean incoming plastic
@@ -426,15 +553,15 @@ class STDPRLTrainer(Trainer):
         self._take_references()
         self.gain = torch.ones_like(self.gain)
         self.rates.clear()
-        self.state = self.state._replace(network=initial_state(self.network, 1, 1))
+        self.state = self.state._replace(network=initial_state(self.network, len(self.members), 1))
 
     def _homeostasis(self, spikes: Tensor) -> None:
         """Incoming-weight normalisation and slow target-rate gain control (every N steps)."""
         plasticity, network = self.config.plasticity, self.network.config
-        s, half = self.network.slices, network.em // 2
-        ea = spikes[..., s["EA"]].sum() / network.ea
-        em = spikes[..., s["EM"]].sum((0, 1, 2)).view(2, half).mean(-1)
-        self.rates.append(torch.cat([ea[None], em]) / (network.window_ms / 1000.0))  # Hz
+        s, half, members = self.network.slices, network.em // 2, len(self.members)
+        ea = spikes[..., s["EA"]].sum((0, 2, 3)) / network.ea
+        em = spikes[..., s["EM"]].sum((0, 2)).view(members, 2, half).mean(-1)
+        self.rates.append(torch.cat([ea[:, None], em], dim=1) / (network.window_ms / 1000.0))
         step = self.env_steps + 1
         if plasticity.gain_control_every and step % plasticity.gain_control_every == 0:
             em_target = plasticity.target_rate_em_hz
@@ -447,8 +574,8 @@ class STDPRLTrainer(Trainer):
             )
         if plasticity.normalize_every and step % plasticity.normalize_every == 0:
             gains = {
-                "ES->EA": self.gain[0],
-                "EA->EM": torch.cat([self.gain[1].expand(half), self.gain[2].expand(half)]),
+                "ES->EA": self.gain[:, :1],
+                "EA->EM": self.gain[:, 1:].repeat_interleave(half, dim=1),
             }
             for name, mask in self.masks.items():
                 target = self.target_in[name] * gains[name]
@@ -458,9 +585,12 @@ class STDPRLTrainer(Trainer):
 
     # --- parameters, evaluation, checkpoints -------------------------------------------
 
+    def member_params(self, k: int) -> Tensor:
+        """Member ``k``'s plastic weights of its existing synapses, ``[1800]`` (mV)."""
+        return torch.cat([self.weight(name)[k][self._mask(name, k)] for name in WEIGHT_NAMES])
+
     def params(self) -> Tensor:
-        """The plastic weights of the existing synapses, ``[1800]`` (mV)."""
-        return torch.cat([self.weight(name)[0, mask] for name, mask in self.masks.items()])
+        return self.member_params(0)
 
     def evaluate(
         self, params: Tensor, episodes: int, env_seed: int
@@ -484,36 +614,48 @@ class STDPRLTrainer(Trainer):
             folder, self.policy, params, self.config.env_id, self.config.eval.env_seed
         )
 
-    def state_dict(self) -> dict[str, Any]:
+    def member_state_dict(self, k: int) -> dict[str, Any]:
+        """Member ``k`` between two of its episodes, as the run of its seed alone saves it."""
+        member, one = self.members[k], slice(k, k + 1)
+        index = torch.tensor([k], device=self.config.device)
         return {
-            "weights": {name: self.weight(name).clone() for name in WEIGHT_NAMES},
-            "target_in": {name: t.clone() for name, t in self.target_in.items()},
-            "initial_out": self.initial_out.clone(),
-            "gain": self.gain.clone(),
-            "state": _plain(self.state.network),
-            "rates": torch.stack(list(self.rates)) if self.rates else torch.zeros(0, 3),
-            "recent": list(self.recent),
-            "iteration": self.iteration,
+            "weights": {name: self.weight(name)[one].clone() for name in WEIGHT_NAMES},
+            "target_in": {name: t[one].clone() for name, t in self.target_in.items()},
+            "initial_out": self.initial_out[one].clone(),
+            "gain": self.gain[k].clone(),
+            "state": _plain(select_members(self.state.network, index)),
+            "rates": torch.stack([r[k] for r in self.rates]) if self.rates else torch.zeros(0, 3),
+            "recent": list(member.recent),
+            "iteration": member.episodes,
             "env_steps": self.env_steps,
-            "episodes": self.episodes,
-            "validation_env_steps": self.validation_env_steps,
+            "episodes": member.episodes,
+            "validation_env_steps": member.validation_env_steps,
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        return self.member_state_dict(0)
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """One member's state (a batch's members resume one by one, each as its own run)."""
+        if len(self.members) > 1:
+            raise ValueError("a batch of seeds does not resume; resume each member's run")
         network = _restore(self.state.network, state["state"])
         weights = PlasticWeights(**{WEIGHT_NAMES[n]: w for n, w in state["weights"].items()})
         self.state = PaperNetworkState(network, weights)
         self.target_in = dict(state["target_in"])
         self.initial_out = state["initial_out"]
-        self.gain = state["gain"]
+        self.gain = state["gain"][None]
         self.rates.clear()
-        self.rates.extend(state["rates"].unbind(0))
-        self.recent.clear()
-        self.recent.extend(state["recent"])
-        self.iteration = state["iteration"]
+        self.rates.extend(rate[None] for rate in state["rates"].unbind(0))
+        member = self.members[0]
+        member.recent.clear()
+        member.recent.extend(state["recent"])
+        member.episodes = state["episodes"]
+        member.validation_env_steps = state["validation_env_steps"]
+        member.generator = None
         self.env_steps = state["env_steps"]
-        self.episodes = state["episodes"]
-        self.validation_env_steps = state["validation_env_steps"]
+        member.finished = self._member_finished(member)
+        self.eligibility = self._empty_eligibility()
 
 
 def _plain(value: Any) -> Any:

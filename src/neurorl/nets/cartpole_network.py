@@ -55,6 +55,7 @@ the decaying potentials ~100x); ``run_window(..., compile="aot")`` for any P x B
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import weakref
 from collections.abc import Callable
@@ -357,19 +358,33 @@ class CartPoleNetwork:
 
         return PlasticWeights(*(draw(name) for name in FEEDFORWARD))
 
+    @property
+    def members(self) -> int | None:
+        """K for a stack of K networks (:func:`stack_networks`), None for one network."""
+        mask = self.connections[FEEDFORWARD[0]].mask
+        return mask.shape[0] if mask.dim() == 3 else None
+
+    def _member_mask(self, name: str, population: int) -> Tensor:
+        """The synapse mask of ``name`` for each of ``population`` members ``[P, pre, post]``."""
+        mask = self.connections[name].mask
+        return mask.expand(population, -1, -1) if mask.dim() == 2 else mask
+
     def flatten(self, weights: PlasticWeights) -> Tensor:
-        """The weights of the existing plastic synapses, ``[P, 1000 + 800]``, ES->EA first."""
-        masks = (self.connections[name].mask for name in FEEDFORWARD)
-        return torch.cat([w[:, mask] for w, mask in zip(weights, masks, strict=True)], dim=1)
+        """The weights of the existing plastic synapses, ``[P, 1000 + 800]``, ES->EA first
+        (the in-degrees are fixed, so every member of a stack has as many)."""
+        flat = []
+        for w, name in zip(weights, FEEDFORWARD, strict=True):
+            flat.append(w[self._member_mask(name, len(w))].view(len(w), -1))
+        return torch.cat(flat, dim=1)
 
     def unflatten(self, flat: Tensor) -> PlasticWeights:
         """Inverse of :meth:`flatten`: ``[P, 1800] ->`` :class:`PlasticWeights`."""
         dense = []
         for name in FEEDFORWARD:
-            mask = self.connections[name].mask
-            count = int(mask.sum())
-            weight = flat.new_zeros(flat.shape[0], *mask.shape)
-            weight[:, mask] = flat[:, :count]
+            mask = self._member_mask(name, flat.shape[0])
+            count = int(mask[0].sum())
+            weight = flat.new_zeros(mask.shape)
+            weight[mask] = flat[:, :count].reshape(-1)
             flat = flat[:, count:]
             dense.append(weight)
         return PlasticWeights(*dense)
@@ -499,6 +514,29 @@ def build_network(
     )
 
 
+def stack_networks(networks: list[CartPoleNetwork]) -> CartPoleNetwork:
+    """K networks drawn with one config (e.g. K connectivity seeds) as one whose population
+    members are the K networks: member k runs network k (population P = K). Their
+    connections and fused module weights get a leading member dimension ``[K, ...]``; the
+    cells and receptive fields, the same in all, are shared."""
+    first = networks[0]
+    if any(network.config != first.config for network in networks):
+        raise ValueError("stacked networks must share one config")
+    connections = {
+        name: Connection(*(torch.stack(parts) for parts in zip(*group, strict=True)))
+        for name, *group in zip(
+            first.connections,
+            *(network.connections.values() for network in networks),
+            strict=True,
+        )
+    }
+    modules = tuple(
+        ModuleWeights(*(torch.stack(parts) for parts in zip(*group, strict=True)))
+        for group in zip(*(network.modules for network in networks), strict=True)
+    )
+    return dataclasses.replace(first, connections=connections, modules=modules)
+
+
 def initial_state(network: CartPoleNetwork, population: int, batch: int) -> NetworkState:
     """All cells at rest, no spikes in flight, no input neuron active."""
     device = network.edges.device
@@ -569,10 +607,10 @@ def _es_drive(
     arriving[:soma, ..., :n_obs] = state.input_recent
     arriving[soma:, ..., n_obs:] = input_spikes[: steps - soma]
     index = torch.cat([previous, neuron], dim=-1)  # [P, B, 2 n_obs]
-    ampa = weights.es_ea.gather(
-        1, index.view(population, -1, 1).expand(-1, -1, weights.es_ea.shape[-1])
-    )
-    nmda = network.connections["ES->EA"].nmda[index]
+    rows_of = index.view(population, -1, 1).expand(-1, -1, weights.es_ea.shape[-1])
+    ampa = weights.es_ea.gather(1, rows_of)
+    nmda = network.connections["ES->EA"].nmda
+    nmda = nmda.expand(population, -1, -1).gather(1, rows_of).view(*index.shape, -1)
     sequential = config.sequential_ampa
     rows = torch.stack([_ampa_weights(ampa.view_as(nmda), sequential), nmda], dim=-2)
     return _feedforward_drive(torch.einsum("tpbk,pbkrn->tpbrn", arriving, rows), sequential)
@@ -613,13 +651,13 @@ def _substep(
     for module, start, e_drive, slow in zip(
         weights.modules, weights.starts, (es_drive, ea_em), slow_arriving, strict=True
     ):
-        n_local, width = module.local.shape
-        n_inh = (width - module.slow.shape[1]) // 2
-        local = arriving[..., start : start + n_local].reshape(flat) @ module.local
+        n_local, width = module.local.shape[-2:]
+        n_inh = (width - module.slow.shape[-1]) // 2
+        local = _fixed_matmul(arriving[..., start : start + n_local], module.local, flat)
         ampa += [e_drive[..., 0, :].reshape(flat), _ampa_drive(local[:, :n_inh], sequential)]
         nmda += [e_drive[..., 1, :].reshape(flat), local[:, n_inh : 2 * n_inh]]
         gaba.append(local[:, 2 * n_inh :])
-        gaba_slow.append(slow.reshape(flat) @ module.slow)
+        gaba_slow.append(_fixed_matmul(slow.flatten(2), module.slow, flat))
     drive = conductance.SynapticDrive(
         *(
             torch.cat(parts, dim=-1).view(population, batch, -1)
@@ -627,6 +665,14 @@ def _substep(
         )
     )
     return conductance.step(drive, cells, params)
+
+
+def _fixed_matmul(x: Tensor, weight: Tensor, flat: tuple[int, int]) -> Tensor:
+    """``x [P, B, n] @ weight``, flattened to ``flat`` rows: one matrix ``[n, m]`` shared by
+    all members, or one per member ``[P, n, m]`` (a stack of networks)."""
+    if weight.dim() == 2:
+        return x.reshape(flat) @ weight
+    return torch.bmm(x, weight).reshape(flat)
 
 
 @functools.cache
@@ -722,6 +768,10 @@ def run_window(
     """
     config, s = network.config, network.slices
     population, batch = observations.shape[:2]
+    if network.members not in (None, population):
+        raise ValueError(f"a stack of {network.members} networks runs {network.members} members")
+    if network.members and compile == "aot":
+        raise ValueError("a stack of networks runs with compile 'off', 'step' or 'window'")
     steps, depth = config.steps, network.history_steps
     soma = config.delay_steps(config.delay_ms)
     low, high = (config.delay_steps(ms) for ms in config.slow_delay_ms)

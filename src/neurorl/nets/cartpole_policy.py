@@ -13,6 +13,7 @@ is the EM half (LEFT, RIGHT) with more spikes, a tie or silence being an unknown
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -151,10 +152,11 @@ class PaperNetworkPolicy:
         obs: Tensor,
         params: Tensor | None,
         state: PaperNetworkState,
-        generator: torch.Generator,
+        generator: torch.Generator | Sequence[torch.Generator],
     ) -> tuple[PolicyOutput, PaperNetworkState]:
         """One 50-ms window; the weights are the state's (``params`` built them at ``start``,
-        or a plasticity rule changed them since)."""
+        or a plasticity rule changed them since); ``generator`` breaks ties (one per member:
+        see :func:`~neurorl.core.decoders.spike_count_vote`)."""
         output = run_window(
             obs,
             state.network,
