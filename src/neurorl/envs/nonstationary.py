@@ -18,6 +18,17 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 Parameter = Literal["length", "gravity"]
 
 
+def set_cartpole_physics(cartpole: Any, parameter: Parameter, value: float) -> None:
+    """``parameter`` of a CartPole (``CartPoleEnv`` or ``CartPoleVectorEnv``, every env of
+    it) at ``value``: the pole's half length (m, with its mass-length product) or gravity
+    (m/s^2)."""
+    if parameter == "length":
+        cartpole.length = value
+        cartpole.polemass_length = cartpole.masspole * value
+    else:
+        cartpole.gravity = value
+
+
 class NonStationaryCartPole(gym.Wrapper):
     def __init__(
         self,
@@ -48,12 +59,7 @@ class NonStationaryCartPole(gym.Wrapper):
         return self.values[self.block % len(self.values)]
 
     def _apply(self) -> None:
-        cartpole: Any = self.env.unwrapped
-        if self.parameter == "length":
-            cartpole.length = self.value
-            cartpole.polemass_length = cartpole.masspole * self.value
-        else:
-            cartpole.gravity = self.value
+        set_cartpole_physics(self.env.unwrapped, self.parameter, self.value)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

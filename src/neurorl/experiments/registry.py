@@ -375,4 +375,4 @@ def get_experiment(name: str) -> Experiment:
     return look_up(EXPERIMENTS, name, "experiment", " (see 'neurorl list')")
 
 
-from neurorl.experiments import bandits, coagent, worm  # noqa: E402, F401
+from neurorl.experiments import bandits, coagent, neuromod_cartpole, worm  # noqa: E402, F401
