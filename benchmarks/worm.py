@@ -9,11 +9,15 @@ seed 43 and random light at the agent's measured on-rate plates from env seed 44
 animals, as in the lab). Reported: success within the episode, median time to target
 (failures counted at 600 s), Fisher's exact test on success and Mann-Whitney U on the
 times. The wild-type line carries no opsin, so any "effect" there is noise: the section
-says whether the pipeline finds none (both p > 0.05).
+says whether the pipeline finds none (both p > 0.05). Generalisation: each line's seed-0
+agent, trained on bare plates, plays plates with 12 obstacles and plates with a food patch
+at the target, against both controls on those plates (the issue's target: with obstacles the
+agent still beats the light-off control).
 
     python benchmarks/worm.py [--lines aiy,wt] [--seeds 1] [--episodes 200] [--out DIR]
 
-Figures go to BENCHMARKS.md and docs/li2024/ (time_to_target.png, policy_map_<line>.png).
+Figures go to BENCHMARKS.md and docs/li2024/ (time_to_target.png, policy_map_<line>.png,
+generalisation.png, cross_evaluation.png, plate frames).
 Bad flags or lines: one line, exit code 2, before anything runs.
 """
 
@@ -74,9 +78,10 @@ def speed_table() -> str:
     return "\n".join(rows)
 
 
-def plate_frame(path: Path) -> Path:
-    """A rendered frame of one AIY plate after 300 s of random light (docs' picture)."""
-    env = WormPlate(PlateConfig(line="aiy"), render_mode="rgb_array")
+def plate_frame(path: Path, **changes) -> Path:
+    """A rendered frame of one AIY plate (``changes``: PlateConfig fields) after 300 s of
+    random light (docs' picture)."""
+    env = WormPlate(PlateConfig(line="aiy", **changes), render_mode="rgb_array")
     env.reset(seed=TEST_SEED)
     rng = np.random.default_rng(0)
     for _ in range(900):
@@ -98,13 +103,9 @@ def train(line: str, seed: int, out: Path) -> Path:
     return max((out / name).iterdir())
 
 
-def compare(run_path: Path, episodes: int) -> tuple[Comparison, PlateConfig, object]:
-    """The kept policy on the test plates, and both controls on plates of their own."""
-    run = open_run(run_path)
-    trainer = run.make_trainer()
-    params = torch.load(run.best, weights_only=True)["params"]
-    act = trainer.greedy(params)
-    env = run.config.env
+def against_controls(env: PlateConfig, act, episodes: int) -> Comparison:
+    """``act`` (obs -> light) on the test plates, light off and random light at its on-rate
+    on plates of their own."""
     agent = run_episodes(
         env, lambda obs, rng: act(torch.from_numpy(obs)).numpy(), episodes, TEST_SEED
     )
@@ -113,7 +114,54 @@ def compare(run_path: Path, episodes: int) -> tuple[Comparison, PlateConfig, obj
     matched = run_episodes(
         env, lambda obs, rng: rng.random(len(obs)) < on_rate, episodes, RANDOM_SEED
     )
-    return Comparison(agent, off, matched, on_rate), env, trainer.light_probability(params)
+    return Comparison(agent, off, matched, on_rate)
+
+
+def compare(run_path: Path, episodes: int) -> tuple[Comparison, PlateConfig, object, object]:
+    """The kept policy against both controls on the run's own plates; the env, the policy's
+    P(light on) and the policy."""
+    run = open_run(run_path)
+    trainer = run.make_trainer()
+    params = torch.load(run.best, weights_only=True)["params"]
+    act = trainer.greedy(params)
+    env = run.config.env
+    comparison = against_controls(env, act, episodes)
+    return comparison, env, trainer.light_probability(params), act
+
+
+VARIANTS = {"obstacles": {"obstacles": 12}, "food": {"food": True}}
+
+
+def generalisation(
+    acts: dict[str, object], envs: dict[str, PlateConfig], episodes: int
+) -> tuple[list[str], list[str]]:
+    """Each line's seed-0 agent (trained on bare plates) on plates with 12 obstacles and on
+    plates with a food patch at the target, against both controls: table rows, verdicts and
+    ``docs/li2024/generalisation.png``."""
+    rows, verdicts, comparisons, labelled = [], [], {}, {}
+    for line, act in acts.items():
+        for variant, changes in VARIANTS.items():
+            env = dataclasses.replace(envs[line], **changes)
+            result = against_controls(env, act, episodes)
+            fisher, mann_whitney = tests(result, env.episode_seconds)
+            censor = env.episode_seconds
+            rows.append(
+                f"| {line} | {variant} | {result.agent.success:.2f} | "
+                f"{result.light_off.success:.2f} | {result.random_matched.success:.2f} | "
+                f"{result.agent.median_time(censor):.0f} | "
+                f"{result.light_off.median_time(censor):.0f} | {result.on_rate:.2f} | "
+                f"{fisher:.3g} | {mann_whitney:.3g} |"
+            )
+            label = f"{line}, {variant}"
+            comparisons[label], labelled[label] = result, env
+            beats = result.agent.success > result.light_off.success and fisher < 0.05
+            verdicts.append(
+                f"- {label}: the agent {'beats' if beats else 'does NOT beat'} the light-off "
+                f"control ({result.agent.success:.2f} vs {result.light_off.success:.2f}, "
+                f"Fisher p {fisher:.3g})"
+            )
+    controls_figure(labelled, {}, episodes, TEST_SEED, DOCS / "generalisation.png", comparisons)
+    return rows, verdicts
 
 
 def heading_to_target(obs: np.ndarray) -> np.ndarray:
@@ -195,27 +243,30 @@ def main() -> None:
     speed = speed_table()
     out = args.out or Path(tempfile.mkdtemp(prefix="worm-bench-"))
     rows = [
-        "| line | seed | agent success | off success | random success | agent median s | "
-        "off median s | random median s | light on | Fisher p | Mann-Whitney p | train s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| line | seed | members | agent success | off success | random success | "
+        "agent median s | off median s | random median s | light on | Fisher p | "
+        "Mann-Whitney p | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     reference_rows = [
         "| line | on toward target: success | median s | on elsewhere: success | median s |",
         "|---|---|---|---|---|",
     ]
-    comparisons, envs, verdicts, seed0_runs = {}, {}, [], {}
+    comparisons, envs, verdicts, seed0_runs, acts, budgets = {}, {}, [], {}, {}, set()
     DOCS.mkdir(parents=True, exist_ok=True)
     for line in lines:
         for seed in range(args.seeds):
             run_started = time.perf_counter()
             run_path = train(line, seed, out)
             results = json.loads((run_path / "results.json").read_text())
+            trained = open_run(run_path).config
+            budgets.add((trained.sac.ensemble, trained.train.gradient_steps))
             train_s = results["train"]["wall_seconds"]
-            result, env, probability = compare(run_path, args.episodes)
+            result, env, probability, act = compare(run_path, args.episodes)
             censor = env.episode_seconds
             fisher, mann_whitney = tests(result, censor)
             rows.append(
-                f"| {line} | {seed} | {result.agent.success:.2f} | "
+                f"| {line} | {seed} | {trained.sac.ensemble} | {result.agent.success:.2f} | "
                 f"{result.light_off.success:.2f} | {result.random_matched.success:.2f} | "
                 f"{result.agent.median_time(censor):.0f} | "
                 f"{result.light_off.median_time(censor):.0f} | "
@@ -231,11 +282,14 @@ def main() -> None:
                 )
             if seed == 0:
                 comparisons[line], envs[line], seed0_runs[line] = result, env, run_path
+                acts[line] = act
                 reference_rows.append(references(env, args.episodes))
                 policy_map_figure(probability, env, DOCS / f"policy_map_{line}.png")
             print(f"{line} seed {seed}: {time.perf_counter() - run_started:.0f} s", flush=True)
     controls_figure(envs, {}, args.episodes, TEST_SEED, DOCS / "time_to_target.png", comparisons)
     plate_frame(DOCS / "plate_frame.png")
+    plate_frame(DOCS / "plate_obstacles_food.png", obstacles=12, food=True)
+    transfer_rows, transfer_verdicts = generalisation(acts, envs, args.episodes)
     cross = (
         [
             "Cross-evaluation (success; 100 plates from env seed 42 per cell):",
@@ -249,7 +303,9 @@ def main() -> None:
     body = "\n".join(
         [
             provenance(),
-            f"- protocol: offline discrete SAC ensemble of 5 (paper settings, 20k gradient steps), "
+            "- protocol: offline discrete SAC, "
+            + " / ".join(f"ensemble of {p}, {b:,} gradient steps" for p, b in sorted(budgets))
+            + " (paper settings otherwise), "
             f"5 h random-light data per run; agent on {args.episodes} plates from env seed "
             f"{TEST_SEED}; light off from env seed {OFF_SEED}; random light at the agent's "
             f"on-rate from env seed {RANDOM_SEED}; episodes 600 s; medians count failures at "
@@ -267,10 +323,23 @@ def main() -> None:
             "",
             *reference_rows,
             "",
+            "Generalisation: the seed-0 agents, trained on bare plates, on plates with 12 "
+            "obstacles (discs of 0.25 cm the worm cannot enter; the paper's confetti) and on "
+            "plates with a food patch at the target (the worm pirouettes up its odour); plates "
+            f"as above (agent env seed {TEST_SEED}, light off {OFF_SEED}, random {RANDOM_SEED}):",
+            "",
+            "| line | plate | agent success | off success | random success | agent median s | "
+            "off median s | light on | Fisher p | Mann-Whitney p |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *transfer_rows,
+            "",
+            *transfer_verdicts,
+            "",
             *cross,
             "",
             "Figures: `docs/li2024/time_to_target.png`, `docs/li2024/policy_map_<line>.png`, "
-            "`docs/li2024/plate_frame.png`.",
+            "`docs/li2024/generalisation.png`, `docs/li2024/plate_frame.png`, "
+            "`docs/li2024/plate_obstacles_food.png`.",
         ]
     )
     write_section("Worm plate, Li et al. 2024 (benchmarks/worm.py)", body)

@@ -17,19 +17,23 @@ from test_bad_input import assert_clean_error
 
 import neurorl.envs.worm  # noqa: F401  (registers neurorl/WormPlate-v0)
 from neurorl.analysis.worm_plots import compare_with_controls, policy_map
-from neurorl.envs.worm import validate
+from neurorl.envs.worm import validate, video
 from neurorl.envs.worm.circuit import CircuitResponse
 from neurorl.envs.worm.connectome import CIRCUIT_CLASSES, load_counts
 from neurorl.envs.worm.lines import LINES, NEURON_EFFECTS
 from neurorl.envs.worm.plate import PlateConfig, WormPlateBatch, run_episodes
+from neurorl.errors import ConfigError, NotExportableError
 from neurorl.experiments.worm import (
     DataConfig,
+    LightData,
     WormConfig,
     WormSACTrainer,
     WormTrainConfig,
     augment,
+    draw_transitions,
     plate_reward,
 )
+from neurorl.export.nir import read_graph, write_graph
 from neurorl.learn.sac_discrete import Batch, DiscreteSAC, SACConfig
 
 SHORT = PlateConfig(episode_seconds=60.0)
@@ -148,6 +152,57 @@ def test_circuit_mode_reads_rates_from_command_interneurons():
     assert np.isfinite(env.step(1)[1])
 
 
+def test_obstacles_keep_worms_out_and_turn_them():
+    config = dataclasses.replace(SHORT, obstacles=12, episode_seconds=300.0)
+    batch = WormPlateBatch(config, 200)
+    rng = np.random.default_rng(2)
+    batch.reset(rng)
+    r = config.obstacle_radius_cm
+    centres = batch.obstacles
+    assert centres.shape == (200, 12, 2) and (np.hypot(*centres.T) <= 2.0 - r + 1e-9).all()
+    assert (np.hypot(*(centres - batch.target[:, None]).T) > r).all()  # the target is free
+    contacts = 0
+    for _ in range(config.episode_steps):
+        batch.step(rng.random(200) < 0.1, rng)
+        gap = np.hypot(*(centres - np.stack([batch.worms.x, batch.worms.y], 1)[:, None]).T) - r
+        assert gap.min() > -1e-9  # no centroid inside an obstacle
+        contacts += int((gap.min(0) < 1e-6).sum())
+    assert contacts > 100  # worms meet the obstacles and stay at their edge
+    free = WormPlateBatch(dataclasses.replace(config, obstacles=0), 200)
+    assert free.obstacles.shape == (200, 0, 2)
+
+
+def test_food_patch_draws_worms_to_the_target():
+    off = lambda obs, rng: np.zeros(len(obs), bool)  # noqa: E731
+    plain = run_episodes(dataclasses.replace(SHORT, episode_seconds=600.0), off, 200, seed=3)
+    fed = run_episodes(dataclasses.replace(SHORT, episode_seconds=600.0, food=True), off, 200, 3)
+    assert fed.success > plain.success + 0.1  # pirouettes up the odour gradient
+
+
+def test_video_needs_moviepy_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "moviepy", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'neurorl\[video\]'"):
+        video.record(SHORT, lambda obs: 0, tmp_path / "videos")
+    assert not (tmp_path / "videos").exists()
+
+
+def test_video_records_an_episode_through_record_video(tmp_path):
+    pytest.importorskip("moviepy")
+    config = dataclasses.replace(SHORT, obstacles=4, food=True, episode_seconds=4.0)
+    paths = video.record(config, lambda obs: 1, tmp_path / "videos", episodes=2, seed=0, fps=6)
+    assert len(paths) == 2 and all(path.stat().st_size > 1000 for path in paths)
+
+
+def test_class_balanced_replay_draws_the_asked_share_of_light_on():
+    light = torch.rand(20, 300, generator=torch.Generator().manual_seed(0)) < 0.1
+    data = LightData(torch.zeros(20, 301, 90), light)
+    generator = torch.Generator().manual_seed(1)
+    episode, t = draw_transitions(data, (4, 2000), 0.5, generator)
+    assert 0.45 < light[episode, t].float().mean() < 0.55
+    episode, t = draw_transitions(data, (4, 2000), None, generator)
+    assert 0.07 < light[episode, t].float().mean() < 0.13
+
+
 def test_augmentation_rotates_and_shifts_consistently():
     batch = WormPlateBatch(SHORT, 8)
     rng = np.random.default_rng(0)
@@ -167,14 +222,17 @@ def test_augmentation_rotates_and_shifts_consistently():
     )
 
 
-def test_discrete_sac_learns_the_rewarded_action():
+@pytest.mark.parametrize("spiking", [False, True])
+def test_discrete_sac_learns_the_rewarded_action(spiking):
     generator = torch.Generator().manual_seed(0)
-    sac = DiscreteSAC(4, 2, SACConfig(ensemble=3, batch_size=32), generator)
+    members = 3
+    config = SACConfig(ensemble=members, batch_size=32, spiking_actor=spiking)
+    sac = DiscreteSAC(4, 2, config, generator)
     for _ in range(300):
-        obs = torch.randn(3, 32, 4, generator=generator)
-        actions = torch.randint(2, (3, 32), generator=generator)
+        obs = torch.randn(members, 32, 4, generator=generator)
+        actions = torch.randint(2, (members, 32), generator=generator)
         rewards = actions.float()  # action 1 pays 1, action 0 nothing
-        sac.update(Batch(obs, actions, rewards, obs, torch.ones(3, 32)))
+        sac.update(Batch(obs, actions, rewards, obs, torch.ones(members, 32)))
     assert (sac.act(torch.randn(100, 4, generator=generator)) == 1).all()
 
 
@@ -208,6 +266,57 @@ def test_trainer_keeps_the_contract_and_resumes(tiny_trainer):
     assert action in (0, 1)
 
 
+def test_spiking_actor_trains_and_exports_to_nir(tmp_path):
+    config = WormConfig(
+        env=dataclasses.replace(SHORT, episode_seconds=20.0),
+        data=DataConfig(hours=0.2, episode_minutes=4.0),
+        sac=SACConfig(ensemble=1, spiking_actor=True),
+        train=WormTrainConfig(gradient_steps=10, steps_per_iteration=10, validation_episodes=4),
+    )
+    trainer = WormSACTrainer(config)
+    before = trainer.params()
+    trainer.train_step()
+    params = trainer.params()
+    assert not torch.equal(before, params)  # surrogate gradients reach the spiking actor
+    obs = torch.from_numpy(WormPlateBatch(config.env, 16).reset(np.random.default_rng(0)))
+    actor = trainer.actor_with(params)
+    assert torch.equal(actor(obs[None]), trainer.sac.actor(obs[None]))
+    write_graph(tmp_path / "policy.nir", trainer.to_nir(params))
+    graph = read_graph(tmp_path / "policy.nir")
+    assert graph.nodes["fc0"].weight.shape == (64, 90)
+    assert graph.nodes["readout_fc"].weight.shape == (2, 64)
+    relu = WormSACTrainer(dataclasses.replace(config, sac=SACConfig(ensemble=1)))
+    with pytest.raises(NotExportableError, match="ReLU"):
+        relu.to_nir(relu.params())
+    ensemble = dataclasses.replace(config, sac=SACConfig(ensemble=2, spiking_actor=True))
+    with pytest.raises(NotExportableError, match="ensemble of 2"):
+        WormSACTrainer(ensemble).to_nir(torch.zeros(1))
+
+
+def test_online_training_adds_the_agents_own_episodes_and_resumes():
+    config = WormConfig(
+        env=dataclasses.replace(SHORT, episode_seconds=20.0),
+        data=DataConfig(hours=0.1, episode_minutes=2.0),
+        sac=SACConfig(ensemble=2),
+        train=WormTrainConfig(
+            gradient_steps=10, steps_per_iteration=5, validation_episodes=4, online_episodes=2
+        ),
+    )
+    trainer = WormSACTrainer(config)
+    offline = trainer.data.light.shape[0]
+    row = trainer.train_step()
+    assert trainer.data.light.shape[0] == offline + 2
+    assert row["env_steps"] == (offline + 2) * 360  # 2-minute plates at 3 decisions per second
+    saved = io.BytesIO()
+    torch.save(trainer.state_dict(), saved)
+    saved.seek(0)
+    resumed = WormSACTrainer(config)
+    resumed.load_state_dict(torch.load(saved, weights_only=True))
+    assert torch.equal(resumed.data.obs, trainer.data.obs)
+    assert resumed.train_step() == trainer.train_step()
+    assert trainer.data.light.shape[0] == offline + 4
+
+
 def test_policy_map_and_controls(tiny_trainer):
     probability = tiny_trainer.light_probability(tiny_trainer.params())
     p, *_ = policy_map(probability, SHORT)
@@ -226,6 +335,8 @@ def test_policy_map_and_controls(tiny_trainer):
         ("env.history=0", "env.history must be >= 1"),
         ("env.decision_rate_hz=0", "env.decision_rate_hz must be > 0"),
         ("env.decision_rate_hz=-3", "env.decision_rate_hz must be > 0"),
+        ("env.obstacles=-1", "env.obstacles must be >= 0"),
+        ("train.light_on_fraction=1.5", "train.light_on_fraction must be in (0, 1)"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, override, fragment):

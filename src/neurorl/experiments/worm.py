@@ -10,6 +10,12 @@ random multiple of the 30-degree angle bin and translated by up to one position 
 ensemble of SAC agents (``neurorl.learn.sac_discrete``), then a score on validation plates
 of their own seed: the fraction that reach the target within the episode.
 
+Options beyond the paper: ``train.light_on_fraction`` draws that share of each batch from
+the light-on decisions (class-balanced replay); ``train.online_episodes`` lets the agent play
+that many plates per iteration with its own light and adds them to the data (online
+training); ``sac.spiking_actor`` makes the policy a spiking network (exported to NIR by
+``neurorl export`` when ``sac.ensemble=1``).
+
 Evaluation plays fresh worms and targets (env seed ``eval.env_seed``) with the ensemble's
 argmax; its statistics are the success rate, the median time to target (failures count as
 the episode length) and the fraction of decisions with the light on.
@@ -18,12 +24,15 @@ the episode length) and the fraction of decisions with the light on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import Literal
 
+import nir
 import numpy as np
 import torch
 from torch import Tensor
@@ -31,10 +40,18 @@ from torch import Tensor
 from neurorl.core import configure_cpu
 from neurorl.envs.worm.lines import LINES
 from neurorl.envs.worm.plate import Episodes, PlateConfig, WormPlateBatch, run_episodes
+from neurorl.errors import NotExportableError
 from neurorl.experiments.common import EvalConfig
 from neurorl.experiments.registry import Experiment, register
 from neurorl.experiments.trainer import Trainer
-from neurorl.learn.sac_discrete import Batch, DiscreteSAC, EnsembleMLP, SACConfig
+from neurorl.learn.sac_discrete import (
+    Batch,
+    DiscreteSAC,
+    SACConfig,
+    actor_vector,
+    build_actor,
+    load_actor_vector,
+)
 from neurorl.nets.agents import GreedyAgent
 from neurorl.streams import seed_of, stream
 
@@ -47,6 +64,7 @@ class Stream(IntEnum):
     BATCHES = 2  # batch indices and augmentation of one iteration
     VALIDATION = 3  # the validation plates (same every iteration)
     PLOTS = 4  # the plates of the plots' controls
+    ONLINE = 5  # the plates and light draws of the agent's own episodes (online training)
 
 
 @dataclass(frozen=True)
@@ -89,11 +107,19 @@ class WormTrainConfig:
     validation_episodes: int = 100
     stop_score: float | None = None  # stop once the validation success reaches this
     checkpoint: Literal["best", "last"] = "best"
+    light_on_fraction: float | None = None  # share of light-on transitions per batch
+    online_episodes: int = 0  # plates the agent plays per iteration, added to the data
 
     def __post_init__(self) -> None:
         for name in ("gradient_steps", "steps_per_iteration", "validation_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.online_episodes < 0:
+            raise ValueError(f"train.online_episodes must be >= 0, got {self.online_episodes}")
+        if self.light_on_fraction is not None and not 0 < self.light_on_fraction < 1:
+            raise ValueError(
+                f"train.light_on_fraction must be in (0, 1) or null, got {self.light_on_fraction}"
+            )
 
 
 @dataclass(frozen=True)
@@ -103,7 +129,7 @@ class WormConfig:
     env: PlateConfig = field(default_factory=PlateConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    sac: SACConfig = field(default_factory=lambda: SACConfig(ensemble=5))
+    sac: SACConfig = field(default_factory=lambda: SACConfig(ensemble=20))
     train: WormTrainConfig = field(default_factory=WormTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -118,25 +144,55 @@ class LightData:
     obs: Tensor
     light: Tensor
 
+    @functools.cached_property
+    def by_light(self) -> tuple[Tensor, Tensor]:
+        """Flat ``episode * T + t`` indices of the light-off and of the light-on decisions."""
+        flat = self.light.flatten()
+        return torch.nonzero(~flat).squeeze(1), torch.nonzero(flat).squeeze(1)
 
-def collect_random_light(env: PlateConfig, data: DataConfig, seed: int) -> LightData:
-    """The paper's offline data set, all episodes as one batch (the target never ends one)."""
-    rng = np.random.default_rng(seed)
-    config = dataclasses.replace(
+
+def data_plates(env: PlateConfig, data: DataConfig) -> PlateConfig:
+    """The plates of the data: episodes of ``data.episode_minutes`` that the target never
+    ends."""
+    return dataclasses.replace(
         env, episode_seconds=60.0 * data.episode_minutes, terminate_on_success=False
     )
+
+
+def collect(
+    config: PlateConfig,
+    episodes: int,
+    choose: Callable[[np.ndarray, int], np.ndarray],
+    rng: np.random.Generator,
+) -> LightData:
+    """``episodes`` plates of ``config`` as one batch, the light at decision ``t`` chosen by
+    ``choose(obs [E, obs_dim], t) -> light [E]``."""
+    steps = config.episode_steps
+    batch = WormPlateBatch(config, episodes)
+    obs = np.empty((episodes, steps + 1, config.obs_dim), dtype=np.float32)
+    light = np.empty((episodes, steps), dtype=bool)
+    obs[:, 0] = batch.reset(rng)
+    for t in range(steps):
+        light[:, t] = choose(obs[:, t], t)
+        obs[:, t + 1] = batch.step(light[:, t], rng)[0]
+    return LightData(torch.from_numpy(obs), torch.from_numpy(light))
+
+
+def collect_random_light(env: PlateConfig, data: DataConfig, seed: int) -> LightData:
+    """The paper's offline data set: light on with ``light_probability`` in each period."""
+    rng = np.random.default_rng(seed)
+    config = data_plates(env, data)
     episodes = max(1, math.ceil(data.hours * 60 / data.episode_minutes))
     steps = config.episode_steps
     per_period = max(1, round(data.light_period_s * config.decision_rate_hz))
     periods = math.ceil(steps / per_period)
     light = np.repeat(rng.random((episodes, periods)) < data.light_probability, per_period, 1)
-    light = light[:, :steps]
-    batch = WormPlateBatch(config, episodes)
-    obs = np.empty((episodes, steps + 1, config.obs_dim), dtype=np.float32)
-    obs[:, 0] = batch.reset(rng)
-    for t in range(steps):
-        obs[:, t + 1] = batch.step(light[:, t], rng)[0]
-    return LightData(torch.from_numpy(obs), torch.from_numpy(light))
+    return collect(config, episodes, lambda obs, t: light[:, t], rng)
+
+
+def join(first: LightData, second: LightData) -> LightData:
+    """Two data sets of equally long episodes as one."""
+    return LightData(torch.cat([first.obs, second.obs]), torch.cat([first.light, second.light]))
 
 
 def augment(obs: Tensor, next_obs: Tensor, angle: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
@@ -167,12 +223,35 @@ def plate_reward(obs: Tensor, next_obs: Tensor, env: PlateConfig) -> Tensor:
     return 2.0 * (before - after) + bonus
 
 
+def draw_transitions(
+    data: LightData, shape: tuple[int, int], on_fraction: float | None, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """``(episode, t)`` indices ``shape``: uniform over the data, or with a share
+    ``on_fraction`` of light-on decisions (class-balanced replay: with light on in 10% of the
+    data, Q(s, on) would otherwise be fitted on a tenth of the samples of Q(s, off))."""
+    episodes, steps = data.light.shape
+    if on_fraction is None:
+        episode = torch.randint(episodes, shape, generator=generator)
+        return episode, torch.randint(steps, shape, generator=generator)
+    off, on = data.by_light
+    if not len(on) or not len(off):
+        raise ValueError(
+            "train.light_on_fraction needs light-on and light-off decisions in the data"
+        )
+    lit = torch.rand(shape, generator=generator) < on_fraction
+    pick = torch.rand(shape, generator=generator)
+    flat = torch.where(
+        lit,
+        on[(pick * len(on)).long().clamp(max=len(on) - 1)],
+        off[(pick * len(off)).long().clamp(max=len(off) - 1)],
+    )
+    return flat // steps, flat % steps
+
+
 def sample_batch(data: LightData, config: WormConfig, generator: torch.Generator) -> Batch:
     """``[P, B]`` augmented transitions, one batch per ensemble member."""
     members, size = config.sac.ensemble, config.sac.batch_size
-    episodes, steps = data.light.shape
-    episode = torch.randint(episodes, (members, size), generator=generator)
-    t = torch.randint(steps, (members, size), generator=generator)
+    episode, t = draw_transitions(data, (members, size), config.train.light_on_fraction, generator)
     obs, next_obs = data.obs[episode, t], data.obs[episode, t + 1]
     bins = round(360 / config.env.angle_bin_deg)
     turns = (
@@ -206,9 +285,11 @@ class WormSACTrainer(Trainer):
         self.device = torch.device(config.device)
         self.iteration = self.env_steps = self.episodes = 0
         self.last_score = -math.inf
-        self.data = collect_random_light(
+        self.offline = collect_random_light(
             config.env, config.data, seed_of(stream(config.seed, Stream.DATA))
         )
+        self.online: LightData | None = None  # the agent's own episodes (online training)
+        self.data = self.offline
         self.env_steps = int(self.data.light.numel())  # decisions simulated for the data set
         self.sac = DiscreteSAC(config.env.obs_dim, 2, config.sac, stream(config.seed, Stream.INIT))
         self.sac.to(self.device)
@@ -230,8 +311,27 @@ class WormSACTrainer(Trainer):
         stop = self.config.train.stop_score
         return self.sac.updates >= self.budget or (stop is not None and self.last_score >= stop)
 
+    def play_online(self) -> None:
+        """Online training: ``online_episodes`` fresh plates on which the light follows the
+        current policy (sampled from the ensemble's mean probability), added to the data."""
+        config = self.config
+        generator = stream(config.seed, Stream.ONLINE, self.iteration)
+        rng = np.random.default_rng(seed_of(generator))
+        probability = self.light_probability(self.params())
+        played = collect(
+            data_plates(config.env, config.data),
+            config.train.online_episodes,
+            lambda obs, t: rng.random(len(obs)) < probability(obs),
+            rng,
+        )
+        self.online = played if self.online is None else join(self.online, played)
+        self.data = join(self.offline, self.online)
+        self.env_steps += int(played.light.numel())
+
     def train_step(self) -> dict[str, float]:
         train = self.config.train
+        if train.online_episodes:
+            self.play_online()
         generator = stream(self.config.seed, Stream.BATCHES, self.iteration)
         steps = min(train.steps_per_iteration, self.budget - self.sac.updates)
         losses: dict[str, list[float]] = {}
@@ -258,14 +358,26 @@ class WormSACTrainer(Trainer):
     # --- parameters -------------------------------------------------------------------------
 
     def params(self) -> Tensor:
-        return torch.nn.utils.parameters_to_vector(self.sac.actor.parameters()).detach().cpu()
+        return actor_vector(self.sac.actor).cpu()
 
-    def actor_with(self, params: Tensor) -> EnsembleMLP:
-        """An ensemble actor holding the flat vector ``params``."""
-        sizes = (self.config.env.obs_dim, *self.config.sac.hidden, 2)
-        actor = EnsembleMLP(self.config.sac.ensemble, sizes, torch.Generator().manual_seed(0))
-        torch.nn.utils.vector_to_parameters(params.to(torch.float32), actor.parameters())
+    def actor_with(self, params: Tensor) -> torch.nn.Module:
+        """An ensemble actor (ReLU or spiking) holding the flat vector ``params``."""
+        generator = torch.Generator().manual_seed(0)
+        actor = build_actor(self.config.sac, self.config.env.obs_dim, 2, generator)
+        load_actor_vector(actor, params)
         return actor.to(self.device)
+
+    def to_nir(self, params: Tensor) -> nir.NIRGraph:
+        """The spiking actor as NIR (its logits; light on where logit 1 > logit 0)."""
+        sac = self.config.sac
+        if not sac.spiking_actor:
+            raise NotExportableError("the actor is a ReLU MLP: train with sac.spiking_actor=true")
+        if sac.ensemble != 1:
+            raise NotExportableError(
+                f"an ensemble of {sac.ensemble} acts by its mean probability, which NIR cannot "
+                "hold: train with sac.ensemble=1"
+            )
+        return self.actor_with(params).cpu().members[0].to_nir()
 
     def state_dict(self) -> dict:
         return {
@@ -275,6 +387,8 @@ class WormSACTrainer(Trainer):
             "iteration": self.iteration,
             "episodes": self.episodes,
             "last_score": self.last_score,
+            "env_steps": self.env_steps,
+            "online": None if self.online is None else (self.online.obs, self.online.light),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -282,6 +396,10 @@ class WormSACTrainer(Trainer):
         self.sac.load_optimizer_states(state["optimizers"])
         self.sac.updates, self.iteration = state["updates"], state["iteration"]
         self.episodes, self.last_score = state["episodes"], state["last_score"]
+        self.env_steps = state.get("env_steps", self.env_steps)  # absent before online training
+        if state.get("online") is not None:
+            self.online = LightData(*state["online"])
+            self.data = join(self.offline, self.online)
 
     # --- the trained policy -------------------------------------------------------------------
 

@@ -15,24 +15,33 @@ Every tensor has a leading ensemble dimension ``P``: weights ``[P, in, out]``, b
 ``[P, B, ...]`` (each member draws its own batch), ``log_alpha [P]``. Members never share a
 gradient, so one optimizer over all of them trains ``P`` agents at once. An ensemble acts
 by the argmax of its members' averaged probabilities (the paper's 20-30 agents per line).
+
+``spiking_actor``: the policy is a spiking network of the deep spiking RL core
+(:class:`neurorl.nets.deep.DeepNet`, current-based LIF layers trained through surrogate
+gradients, logits read from an integrating output) with the actor's hidden sizes, one per
+member; the critics stay ReLU MLPs (they are needed in training only).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+
+from neurorl.nets.deep import DeepNet, DeepNetConfig
 
 
 @dataclass(frozen=True)
 class SACConfig:
     """The paper's settings: Adam 1e-3, gamma 0.99, tau 0.005, batch 64, target entropy
     0.98 log 2; ``ensemble`` agents trained side by side (the paper: 20-30);
-    ``target_every``: gradient steps between Polyak updates (1: every step)."""
+    ``target_every``: gradient steps between Polyak updates (1: every step);
+    ``spiking_actor``: the policy is a ``snn`` (its hidden sizes: ``hidden``)."""
 
     ensemble: int = 1
     hidden: tuple[int, ...] = (64, 64)
@@ -42,6 +51,8 @@ class SACConfig:
     target_every: int = 1
     batch_size: int = 64
     target_entropy_ratio: float = 0.98
+    spiking_actor: bool = False
+    snn: DeepNetConfig = field(default_factory=DeepNetConfig)
 
     def __post_init__(self) -> None:
         for name in ("ensemble", "batch_size", "target_every"):
@@ -54,6 +65,8 @@ class SACConfig:
                 raise ValueError(f"sac.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"sac.learning_rate must be > 0, got {self.learning_rate}")
+        if self.spiking_actor and self.snn.kind != "snn":
+            raise ValueError("sac.spiking_actor needs sac.snn.kind=snn")
 
 
 class Batch(NamedTuple):
@@ -98,6 +111,53 @@ class EnsembleMLP(nn.Module):
         return x
 
 
+class EnsembleSpikingNet(nn.Module):
+    """``P`` spiking networks (:class:`DeepNet`): ``x [P, B, in] -> [P, B, out]``, one member
+    at a time (a DeepNet holds one network's weights)."""
+
+    def __init__(
+        self,
+        members: int,
+        sizes: tuple[int, ...],
+        config: DeepNetConfig,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        config = dataclasses.replace(config, hidden=tuple(sizes[1:-1]))
+        self.members = nn.ModuleList(
+            DeepNet(config, sizes[0], sizes[-1], generator) for _ in range(members)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stack([net.run(x[i])[0] for i, net in enumerate(self.members)])
+
+
+def build_actor(
+    config: SACConfig, obs_dim: int, actions: int, generator: torch.Generator
+) -> nn.Module:
+    """The ensemble's policy network: ReLU MLPs, or spiking networks (``spiking_actor``)."""
+    sizes = (obs_dim, *config.hidden, actions)
+    if config.spiking_actor:
+        return EnsembleSpikingNet(config.ensemble, sizes, config.snn, generator)
+    return EnsembleMLP(config.ensemble, sizes, generator)
+
+
+def actor_vector(actor: nn.Module) -> Tensor:
+    """The actor's parameters and buffers (``state_dict`` order) as one flat vector."""
+    return torch.cat([value.detach().reshape(-1) for value in actor.state_dict().values()])
+
+
+def load_actor_vector(actor: nn.Module, vector: Tensor) -> None:
+    """The inverse of :func:`actor_vector`."""
+    state, offset = actor.state_dict(), 0
+    for key, value in state.items():
+        state[key] = vector[offset : offset + value.numel()].view_as(value).to(value.dtype)
+        offset += value.numel()
+    if offset != vector.numel():
+        raise ValueError(f"vector has {vector.numel()} values, the actor {offset}")
+    actor.load_state_dict(state)
+
+
 # --- the agent -------------------------------------------------------------------------------
 
 
@@ -109,7 +169,7 @@ class DiscreteSAC(nn.Module):
         self.config = config
         sizes = (obs_dim, *config.hidden, actions)
         members = config.ensemble
-        self.actor = EnsembleMLP(members, sizes, generator)
+        self.actor = build_actor(config, obs_dim, actions, generator)
         self.q1 = EnsembleMLP(members, sizes, generator)
         self.q2 = EnsembleMLP(members, sizes, generator)
         self.q1_target = EnsembleMLP(members, sizes, generator)

@@ -28,8 +28,10 @@ class WormPlate(gym.Env):
 
     ``gym.make("neurorl/WormPlate-v0", line="aiy", episode_seconds=600.0)``: keyword
     arguments are fields of :class:`PlateConfig`. ``info`` holds the distance to the target
-    (cm), the time (s) and whether the target was reached. ``render()`` draws the plate, the
-    worm's path, its body (3x life size, to be visible), the target and the light.
+    (cm), the time (s) and whether the target was reached. ``render()`` draws the plate (with
+    its obstacles and food patch, if any), the worm's path, its body (3x life size, to be
+    visible), the target and the light; ``gymnasium.wrappers.RecordVideo`` makes videos of
+    it (needs moviepy: :mod:`neurorl.envs.worm.video`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 3}

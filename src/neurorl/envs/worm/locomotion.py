@@ -13,6 +13,10 @@ Each worm is in one of four locomotor modes, switched as Poisson events per time
   the centroid creeps at ``turn_speed_fraction`` of the run speed.
 - PAUSE: the worm stops (Roberts et al. 2016's pause peak) for ``pause_duration``.
 
+Obstacles (discs the worm cannot enter, Li et al. 2024's confetti) stop the centroid at
+their edge; the worm slides along it and, if it ran into it head first, reverses with
+``touch_reversal_probability`` (anterior touch, Chalfie et al. 1985).
+
 The reorientation (reversal onset) rate decays with time off food as
 ``rate(t) = 1.54 exp(-0.07 t) / min`` (t in minutes; López-Cruz et al. 2019). The head
 swings about the body axis as ``head = A sin(2 pi f t) + bias`` with an Ornstein-Uhlenbeck
@@ -71,6 +75,14 @@ class WormParams:
     - ``pause_rate_per_min`` 0.5, ``pause_duration_s`` 2.0, ``pause_speed_mm_s`` 0.014:
       Roberts et al. 2016 (a pause peak near 14 um/s); rate and duration assumed.
     - ``turn_speed_fraction`` 0.3: the centroid creeps during an omega turn (assumed).
+    - ``touch_reversal_probability`` 0.5: a forward worm whose head meets an obstacle
+      reverses (Chalfie et al. 1985 J Neurosci 5:956, anterior touch evokes reversals; the
+      probability per contact is assumed); otherwise it slides along the edge.
+    - ``pirouette_gain_s`` 40 and ``pirouette_range`` 5: near food, the reorientation rate is
+      multiplied by ``exp(-gain d(ln C)/dt)``, clipped to [1/range, range], with ``C`` the
+      odour concentration along the path (pirouettes: Pierce-Shimomura, Morse & Lockery
+      1999 J Neurosci 19:9557, turning rises several-fold when the concentration falls;
+      gain and range assumed).
     """
 
     speed_median_mm_s: float = 0.19
@@ -97,6 +109,9 @@ class WormParams:
     pause_duration_s: float = 2.0
     pause_speed_mm_s: float = 0.014
     turn_speed_fraction: float = 0.3
+    touch_reversal_probability: float = 0.5
+    pirouette_gain_s: float = 40.0
+    pirouette_range: float = 5.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -104,10 +119,11 @@ class WormParams:
                 raise ValueError(f"worm.{name} must be > 0, got {value}")
         if self.heading_diffusion_rad2_s < 0 or self.minutes_off_food < 0:
             raise ValueError("worm.heading_diffusion_rad2_s and worm.minutes_off_food must be >= 0")
-        if not 0.0 <= self.omega_probability <= 1.0:
-            raise ValueError(
-                f"worm.omega_probability must be in [0, 1], got {self.omega_probability}"
-            )
+        for name in ("omega_probability", "touch_reversal_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"worm.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.pirouette_range < 1:
+            raise ValueError(f"worm.pirouette_range must be >= 1, got {self.pirouette_range}")
         if self.speed_min_mm_s > self.speed_max_mm_s:
             raise ValueError("worm.speed_min_mm_s must be <= worm.speed_max_mm_s")
 
@@ -186,6 +202,35 @@ def in_force(light: np.ndarray, gains: Modulation) -> Modulation:
     return Modulation(*(np.where(light, gain, 1.0) for gain in gains))
 
 
+def pirouette_gain(odour_trend: np.ndarray, params: WormParams) -> np.ndarray:
+    """The reorientation multiplier ``exp(-gain d(ln C)/dt)`` for the odour trend ``[N]``
+    (1/s) along each worm's recent path, clipped to ``[1/range, range]`` (pirouettes)."""
+    bound = params.pirouette_range
+    return np.clip(np.exp(-params.pirouette_gain_s * odour_trend), 1 / bound, bound)
+
+
+def obstacle_contact(
+    x: np.ndarray, y: np.ndarray, heading: np.ndarray, obstacles: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Worms pushed out of the obstacles (discs of ``radius`` cm at ``obstacles [N, K, 2]``
+    cm) they entered: ``(x, y, heading, head_on)``. A worm inside a disc is moved to its
+    edge and its heading turned to the edge's tangent nearest to it (sliding); ``head_on``
+    marks those whose heading pointed into the disc."""
+    dx, dy = x[:, None] - obstacles[..., 0], y[:, None] - obstacles[..., 1]
+    distance = np.hypot(dx, dy)
+    nearest = np.argmin(distance, axis=1)
+    rows = np.arange(len(x))
+    d, ox, oy = distance[rows, nearest], dx[rows, nearest], dy[rows, nearest]
+    inside = d < radius
+    normal = np.arctan2(oy, ox)  # outward, from the disc's centre to the worm
+    into = np.cos(heading - normal) < 0
+    tangent = normal + np.where(np.sin(heading - normal) > 0, np.pi / 2, -np.pi / 2)
+    scale = np.where(inside, radius / np.maximum(d, 1e-12), 1.0)
+    x = np.where(inside, obstacles[rows, nearest, 0] + ox * scale, x)
+    y = np.where(inside, obstacles[rows, nearest, 1] + oy * scale, y)
+    return x, y, np.where(inside, tangent, heading), inside & into
+
+
 def step(
     state: WormState,
     modulation: Modulation,
@@ -193,12 +238,17 @@ def step(
     dt: float,
     rng: np.random.Generator,
     plate_radius: float,
+    obstacles: np.ndarray | None = None,
+    obstacle_radius: float = 0.0,
 ) -> WormState:
     """Advance ``N`` worms by ``dt`` seconds under ``modulation`` (the multipliers in force
     now, e.g. :func:`in_force` of a line's gains and the light).
 
     Events are drawn with probability ``1 - exp(-rate dt)``; a worm that reaches the plate's
-    edge (``plate_radius`` cm) is kept inside and its heading reflected off the wall.
+    edge (``plate_radius`` cm) is kept inside and its heading reflected off the wall; one
+    that enters an obstacle (``obstacles [N, K, 2]`` cm, discs of ``obstacle_radius`` cm)
+    slides along its edge and, running head first into it, may reverse
+    (:func:`obstacle_contact`).
     """
     n = len(state.x)
     mode, mode_left = state.mode.copy(), state.mode_left - dt
@@ -268,6 +318,15 @@ def step(
         heading = np.where(outside, 2 * normal + np.pi - heading, heading)
         scale = np.where(outside, plate_radius / np.maximum(radius, 1e-12), 1.0)
         x, y = x * scale, y * scale
+
+    # obstacles: slide along the edge; a forward worm touched on the nose may reverse
+    if obstacles is not None and obstacles.shape[1] > 0:
+        x, y, heading, head_on = obstacle_contact(x, y, heading, obstacles, obstacle_radius)
+        touched = (
+            head_on & (mode == Mode.FORWARD) & (rng.random(n) < params.touch_reversal_probability)
+        )
+        mode[touched] = Mode.REVERSAL
+        mode_left[touched] = rng.gamma(2.0, params.reversal_duration_s / 2.0, n)[touched]
 
     return WormState(
         x=x,

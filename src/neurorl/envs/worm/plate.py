@@ -9,6 +9,12 @@ numbers, oldest frame first). The reward of a decision is ``2 (d_t - d_{t+1})`` 
 distances in units of 1.9 cm, plus 4 when the worm ends within ``bonus_radius_cm`` (the
 paper's 30 pixels, ~0.6 mm) of the target.
 
+Two variants test an agent where it was not trained (the paper's generalisation): ``obstacles``
+discs of ``obstacle_radius_cm`` (the paper's 12 pieces of confetti) scattered on each plate,
+which the worm cannot enter; and ``food``, a food patch at the target whose odour
+(a Gaussian of ``odour_sd_cm``) the worm climbs by pirouettes (its reorientation rate rises
+while the concentration along its path falls). Neither is in the observation.
+
 :class:`WormPlateBatch` steps ``N`` plates as one numpy program; the Gymnasium envs of
 :mod:`neurorl.envs.worm.env` wrap it.
 """
@@ -52,6 +58,10 @@ class PlateConfig:
     bonus: float = 4.0
     angle_bin_deg: float = 30.0
     terminate_on_success: bool = True
+    obstacles: int = 0
+    obstacle_radius_cm: float = 0.25
+    food: bool = False
+    odour_sd_cm: float = 1.0
     worm: WormParams = field(default_factory=WormParams)
 
     def __post_init__(self) -> None:
@@ -69,13 +79,29 @@ class PlateConfig:
                 f"env.target_max_cm must be < env.plate_radius_cm ({self.plate_radius_cm}): a "
                 f"target {self.target_max_cm} cm from the centre is outside the plate"
             )
-        positive = ("plate_radius_cm", "episode_seconds", "position_scale_cm", "angle_bin_deg")
+        positive = (
+            "plate_radius_cm",
+            "episode_seconds",
+            "position_scale_cm",
+            "angle_bin_deg",
+            "obstacle_radius_cm",
+            "odour_sd_cm",
+        )
         for name in (*positive, "success_radius_cm"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"env.{name} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.start_radius_cm < self.plate_radius_cm:
             raise ValueError(
                 f"env.start_radius_cm must be in [0, plate radius), got {self.start_radius_cm}"
+            )
+        if self.obstacles < 0:
+            raise ValueError(f"env.obstacles must be >= 0, got {self.obstacles}")
+        # discs kept a worm length apart fill at most 40% of the disc their centres lie in
+        spaced = self.obstacles * (self.obstacle_radius_cm + 0.05) ** 2
+        if spaced > 0.4 * (self.plate_radius_cm - self.obstacle_radius_cm) ** 2:
+            raise ValueError(
+                f"env.obstacles: {self.obstacles} discs of radius {self.obstacle_radius_cm} cm "
+                "do not fit on the plate apart"
             )
         check_line(self.neurons, self.opsin)
         if self.line != "custom" and (self.neurons or self.opsin != "none"):
@@ -159,6 +185,8 @@ class WormPlateBatch:
         self.frames = np.zeros((num_worms, config.history, FEATURES), dtype=np.float32)
         self.steps = np.zeros(num_worms, dtype=np.int64)
         self.light = np.zeros(num_worms, dtype=bool)
+        self.obstacles = np.zeros((num_worms, config.obstacles, 2))
+        self.odour_trend = np.zeros(num_worms)  # d(ln C)/dt over the last decision (1/s)
 
     # --- drawing plates -------------------------------------------------------------------
 
@@ -182,6 +210,36 @@ class WormPlateBatch:
             pending &= np.hypot(*(start - target).T) <= c.success_radius_cm
         return start
 
+    def draw_obstacles(
+        self, start: np.ndarray, target: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """``[n, K, 2]`` obstacle centres, uniform on the plate (each disc wholly inside), one
+        worm length (0.1 cm) clear of the start point, of the target and of each other."""
+        c = self.config
+        n, r, clear = len(start), c.obstacle_radius_cm, 0.1
+        centres = np.full((n, c.obstacles, 2), np.inf)
+        for k in range(c.obstacles):
+            pending = np.ones(n, dtype=bool)
+            for _ in range(1000):
+                m = int(pending.sum())
+                radius = (c.plate_radius_cm - r) * np.sqrt(rng.random(m))
+                angle = rng.uniform(-np.pi, np.pi, m)
+                centres[pending, k] = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+                centre = centres[:, k]
+                others = np.hypot(*np.moveaxis(centres[:, :k] - centre[:, None], -1, 0))
+                pending &= (
+                    (np.hypot(*(centre - start).T) <= r + clear)
+                    | (np.hypot(*(centre - target).T) <= r + clear)
+                    | (others <= 2 * r + clear).any(axis=1)
+                )
+                if not pending.any():
+                    break
+            else:
+                raise ValueError(
+                    f"{c.obstacles} obstacles of radius {r} cm do not fit on the plate apart"
+                )
+        return centres
+
     def reset(
         self,
         rng: np.random.Generator,
@@ -199,6 +257,9 @@ class WormPlateBatch:
         start = self.draw_starts(new_target, rng)
         fresh = locomotion.initial_state(start[:, 0], start[:, 1], c.worm, rng)
         self.worms = locomotion.scatter(self.worms, mask, fresh)
+        if c.obstacles:
+            self.obstacles[mask] = self.draw_obstacles(start, new_target, rng)
+        self.odour_trend[mask] = 0.0
         self.target[mask] = new_target
         self.steps[mask] = 0
         self.light[mask] = False
@@ -240,9 +301,23 @@ class WormPlateBatch:
         self.light = np.asarray(light).astype(bool).reshape(self.num_worms)
         before = self.distance()
         modulation = self.response(self.light, c.dt)
-        self.worms = locomotion.step(self.worms, modulation, c.worm, c.dt, rng, c.plate_radius_cm)
+        if c.food:
+            pirouettes = locomotion.pirouette_gain(self.odour_trend, c.worm)
+            modulation = modulation._replace(reorientation=modulation.reorientation * pirouettes)
+        self.worms = locomotion.step(
+            self.worms,
+            modulation,
+            c.worm,
+            c.dt,
+            rng,
+            c.plate_radius_cm,
+            self.obstacles,
+            c.obstacle_radius_cm,
+        )
         self.steps += 1
         after = self.distance()
+        # ln C = -d^2 / (2 sd^2) for the food's odour, sensed along the path
+        self.odour_trend = (before**2 - after**2) / (2 * c.odour_sd_cm**2 * c.dt)
         reward = 2.0 * (before - after) / c.position_scale_cm + c.bonus * (
             after < c.bonus_radius_cm
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurorl.envs.worm import locomotion
+from neurorl.envs.worm import locomotion, video
 from neurorl.envs.worm.locomotion import Mode, WormParams
 from neurorl.errors import ConfigError
 
@@ -102,18 +102,22 @@ def table(stats: dict[str, float]) -> str:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """``neurorl worm validate [--worms N] [--minutes M] [--seed S]``."""
+    """``neurorl worm validate [--worms N] [--minutes M] [--seed S]`` and ``neurorl worm
+    video`` (:mod:`neurorl.envs.worm.video`)."""
     worm = subparsers.add_parser("worm", help="the simulated C. elegans plate (Li et al. 2024)")
     verbs = worm.add_subparsers(dest="worm_command", required=True)
     validate = verbs.add_parser("validate", help="simulated locomotion statistics vs published")
     validate.add_argument("--worms", type=int, default=500, help="worms simulated (default 500)")
     validate.add_argument("--minutes", type=int, default=20, help="track length (default 20)")
     validate.add_argument("--seed", type=int, default=0)
+    video.add_parser(verbs)
     return worm
 
 
 def run(args: argparse.Namespace) -> str:
-    """The table of ``neurorl worm validate``."""
+    """The table of ``neurorl worm validate`` (or the videos of ``neurorl worm video``)."""
+    if args.worm_command == "video":
+        return video.run(args)
     if args.worms < 1 or args.minutes < 2:
         raise ConfigError(
             f"--worms must be >= 1 and --minutes >= 2, got {args.worms} and {args.minutes}"
