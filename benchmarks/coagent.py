@@ -5,18 +5,30 @@ Every run is a real run folder (``neurorl train``'s runner: training, the test o
 checkpoint on 100 episodes from env seed 42, plots), one torch thread per run, ``--jobs``
 runs at a time. Training stops and keeps its policy on the experiment's own signals only:
 gridworld and MountainCar run their budget (500 and 100 episodes) and keep the best running
-training mean; CartPole (2,000 episodes at most) validates the greedy policy every 80
-episodes on 20 episodes from seeds of their own and stops once that mean reaches 495
-(``train.checkpoint=last``: the validated policy is the one tested). The test is run once,
-at the end. Targets: gridworld mean episode length within 10% of the optimal
-policy's (value iteration, exact) after 500 episodes; CartPole test mean >= 475 on 4 of 5
-seeds; MountainCar goal on >= 90% of the test episodes; episodes per second on CartPole
-against the ANN actor-critic and the companion code's 2.2 (measured on CartPole-v0, cap 200).
+training mean (gridworld) or the last policy (MountainCar); CartPole (2,000 episodes at
+most) validates the greedy policy every 80 episodes on 20 episodes from seeds of their own
+and stops once that mean reaches 495 (``train.checkpoint=last``: the validated policy is
+the one tested). The test is run once, at the end. Targets: gridworld mean episode length
+within 10% of the optimal policy's (value iteration, exact) after 500 episodes; CartPole
+test mean >= 475 on 4 of 5 seeds; MountainCar goal on >= 90% of the test episodes; episodes
+per second on CartPole against the ANN actor-critic and the companion code's 2.2 (measured
+on CartPole-v0, cap 200); 10 seeds of cartpole-coagent within 10 minutes on 2 cores.
 
     python benchmarks/coagent.py [--seeds 5] [--jobs 2] [--tasks gridworld cartpole mountaincar]
+        [--variants coagent reparam ann-ac] [--compare | --options [OPTION ...]] [--out DIR]
 
-Figures go to BENCHMARKS.md, the learning curves and the units' plot of the first coagent
-run of each task to docs/aenugu2020/.
+``--compare`` adds the task's other agents (CartPole: the surrogate-gradient spiking DQN,
+``cartpole-snn-dqn``, at its own defaults) and puts every run through ``neurorl compare``
+(which reuses them): its table and figure of learning curves go into the section.
+``--options`` runs the options not in the experiments' defaults instead (``lif``: LIF
+coagent units, ``reinforce``: pure REINFORCE for the modules that did not choose,
+``neural-critic``, ``straight-through`` relaxed spikes; all, with ``defaults``, when none is
+named), at the same budgets.
+
+A run whose folder under ``--out`` has exactly the run's config is reused, not trained
+again. Figures go to BENCHMARKS.md (with the wall and CPU time of the runs trained), the
+learning curves and the units' plot of the first coagent run of each task to
+docs/aenugu2020/.
 """
 
 from __future__ import annotations
@@ -24,7 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -48,21 +62,64 @@ CARTPOLE_STOP = {
     "train.checkpoint": "last",
 }
 OVERRIDES = {"gridworld": {}, "cartpole": CARTPOLE_STOP, "mountaincar": {}}
+# the task's agents from elsewhere in neurorl in the comparison, at their own defaults
+OTHERS = {"cartpole": ("snn-dqn",)}
+# --options NAME: (label, experiment variant, overrides), the defaults among them
+OPTIONS = {
+    "defaults": [("coagent (defaults)", "coagent", {}), ("reparam (defaults)", "reparam", {})],
+    "lif": [("coagent, LIF units (actor.unit=lif)", "coagent", {"actor.unit": "lif"})],
+    "reinforce": [
+        (
+            "coagent, pure REINFORCE (actor.unchosen=reinforce)",
+            "coagent",
+            {"actor.unchosen": "reinforce"},
+        )
+    ],
+    "neural-critic": [
+        (
+            "coagent, neural critic (critic.kind=neural, Adam 1e-3)",
+            "coagent",
+            {"critic.kind": "neural", "critic.learning_rate": "1e-3"},
+        )
+    ],
+    "straight-through": [
+        (
+            "reparam, straight-through (actor.straight_through=true)",
+            "reparam",
+            {"actor.straight_through": "true"},
+        )
+    ],
+}
 FIGURES = ROOT / "docs" / "aenugu2020"
 
 
-def train_one(task: str, variant: str, seed: int, out: str) -> dict:
-    """One run through the runner; its results.json with the run folder."""
+def overrides_of(task: str, variant: str) -> dict[str, str]:
+    """The benchmark's overrides of ``task-variant`` (none for the other agents)."""
+    return OVERRIDES[task] if variant in VARIANTS else {}
+
+
+def train_one(task: str, variant: str, label: str, extra: dict, seed: int, out: str) -> dict:
+    """One run of ``task-variant`` (with ``extra`` overrides) through the runner, or the
+    finished run of exactly its config under ``out``; its results.json with the run folder
+    and the CPU seconds it took (None if reused), under ``label``."""
     import torch
 
     torch.set_num_threads(1)
     from neurorl.experiments import runner
+    from neurorl.experiments.compare import find_finished_run
+    from neurorl.experiments.registry import get_experiment
 
     name = f"{task}-{variant}"
-    overrides = {**OVERRIDES[task], "seed": str(seed)}
-    path = runner.train(runner.create_run(name, overrides, Path(out)), quiet=True)
+    overrides = {**overrides_of(task, variant), **extra, "seed": str(seed)}
+    config = runner.resolve_config(get_experiment(name), overrides)
+    path, cpu = find_finished_run(Path(out), name, config), None
+    if path is None:
+        cpu = time.process_time()
+        path = runner.train(runner.create_run(name, overrides, Path(out)), quiet=True)
+        cpu = time.process_time() - cpu
     results = json.loads((path / "results.json").read_text())
-    return {"task": task, "variant": variant, "seed": seed, "path": str(path), **results}
+    row = {"task": task, "variant": label, "seed": seed, "path": str(path), **results}
+    return {**row, "cpu_seconds": cpu}
 
 
 def seeds_line(values: list[float], digits: int = 1) -> str:
@@ -142,8 +199,8 @@ def table(task: str, rows: list[dict], seeds: int) -> list[str]:
 
 
 def present(rows: list[dict]) -> list[str]:
-    """The actors that ``rows`` ran, in the table's order."""
-    return [v for v in VARIANTS if any(r["variant"] == v for r in rows)]
+    """The actors that ``rows`` ran, in their order."""
+    return list(dict.fromkeys(r["variant"] for r in rows))
 
 
 def speed(runs: list[dict]) -> str:
@@ -153,19 +210,43 @@ def speed(runs: list[dict]) -> str:
     return f"{episodes / wall:.1f}"
 
 
-def plot_curves(task: str, rows: list[dict]) -> Path:
+def plot_curves(task: str, rows: list[dict], name: str) -> Path:
     from neurorl.analysis.plots import load_metrics, plot_comparison
 
     curves = {
-        f"{task}-{variant}": [
-            load_metrics(Path(r["path"])) for r in rows if r["variant"] == variant
-        ]
+        variant: [load_metrics(Path(r["path"])) for r in rows if r["variant"] == variant]
         for variant in present(rows)
     }
     FIGURES.mkdir(parents=True, exist_ok=True)
-    variants = present(rows)
-    suffix = "" if len(variants) == len(VARIANTS) else "_" + "_".join(variants)
-    return plot_comparison(curves, FIGURES / f"{task}_curves{suffix}.png")
+    return plot_comparison(curves, FIGURES / f"{task}_{name}.png")
+
+
+def compare_runs(task: str, variants: list[str], seeds: int, out: str) -> list[str]:
+    """``neurorl compare`` over the task's runs (reused from ``out``): its table, its
+    figure (copied to docs/aenugu2020/) and the command that gives the same."""
+    from neurorl.experiments.compare import compare
+
+    names = [f"{task}-{variant}" for variant in variants]
+    overrides = {
+        f"{name}:{key}": value
+        for name, variant in zip(names, variants, strict=True)
+        for key, value in overrides_of(task, variant).items()
+    }
+    folder = compare(names, seeds, overrides, Path(out), quiet=True)
+    figure = FIGURES / f"{task}_comparison.png"
+    shutil.copyfile(folder / "comparison.png", figure)
+    table = (folder / "comparison.md").read_text().split("Runs:")[0].splitlines()[2:]
+    sets = [f"--set {key}={value}" for key, value in overrides.items()]
+    command = " ".join(["neurorl compare", *names, f"--seeds {seeds} --out {out}", *sets])
+    return [
+        f"`{command}`",
+        "(it reused the runs above):",
+        "",
+        *table,
+        f"Learning curves of the comparison (each experiment's own score; mean and min-max "
+        f"over seeds): `{figure.relative_to(ROOT)}`.",
+        "",
+    ]
 
 
 def main() -> None:
@@ -178,29 +259,74 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS, metavar="ACTOR"
     )
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--compare", action="store_true", help="add the other agents, compare")
+    modes.add_argument(
+        "--options",
+        nargs="*",
+        choices=list(OPTIONS),
+        default=None,
+        metavar="OPTION",
+        help=f"the non-default options instead of the variants (default: all of {list(OPTIONS)})",
+    )
     parser.add_argument("--out", type=Path, default=None, help="run folders (default: a temp dir)")
     args = parser.parse_args()
     check_minimums(parser, args, seeds=1, jobs=1)
     os.environ["OMP_NUM_THREADS"] = "1"
     out = str(args.out or tempfile.mkdtemp(prefix="coagent-bench-"))
-    jobs = [(t, v, s, out) for t in args.tasks for v in args.variants for s in range(args.seeds)]
+    variants: dict[str, dict[str, list]] = {}  # task -> label -> (variant, overrides)
+    for task in args.tasks:
+        if args.options is not None:
+            chosen = [OPTIONS[name] for name in args.options or OPTIONS]
+            variants[task] = {label: [v, extra] for runs in chosen for label, v, extra in runs}
+            continue
+        others = OTHERS.get(task, ()) if args.compare else ()
+        variants[task] = {v: [v, {}] for v in [*args.variants, *others]}
+    jobs = [
+        (task, variant, label, extra, seed, out)
+        for task, labels in variants.items()
+        for label, (variant, extra) in labels.items()
+        for seed in range(args.seeds)
+    ]
+    load_before, started = os.getloadavg()[0], time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(train_one, *zip(*jobs, strict=True)))
+    seconds = time.perf_counter() - started
+    trained = [r["cpu_seconds"] for r in results if r["cpu_seconds"] is not None]
+    wall = f"- {len(results) - len(trained)} finished runs reused from `--out`"
+    if trained:
+        wall += (
+            f"; {len(trained)} trained, {args.jobs} at a time, in {seconds:.0f} s of wall time "
+            f"(load average {load_before:.2f} at the start); their CPU time {sum(trained):.0f} "
+            f"s in all, {np.mean(trained):.0f} s per run (training, test and plots)"
+        )
     for task in args.tasks:
         rows = [r for r in results if r["task"] == task]
         lines = table(task, rows, args.seeds)
-        figure = plot_curves(task, rows)
-        coagent = [r for r in rows if r["variant"] == "coagent"]
-        if coagent:
-            plot_unit_learning(Path(coagent[0]["path"]) / "metrics.csv", FIGURES / f"{task}_units")
-        body = [provenance(), f"- seeds: 0..{args.seeds - 1}; runs in {out}", "", *lines]
+        title = f"Neuron-level RL (Aenugu 2020): {task}"
+        if args.options is not None:
+            names = args.options or list(OPTIONS)
+            title += f" (options: {', '.join(names)})"
+            figure = plot_curves(task, rows, "options_" + "_".join(names))
+        else:
+            if args.variants != list(VARIANTS):
+                title += f" ({', '.join(args.variants)})"
+            suffix = "" if args.variants == list(VARIANTS) else "_" + "_".join(args.variants)
+            figure = plot_curves(task, rows, f"curves{suffix}")
+            coagent = [r for r in rows if r["variant"] == "coagent"]
+            if coagent:
+                units = FIGURES / f"{task}_units"
+                plot_unit_learning(Path(coagent[0]["path"]) / "metrics.csv", units)
+        body = [provenance(), wall, f"- seeds: 0..{args.seeds - 1}; runs in {out}", "", *lines]
         body += [
             f"Learning curves (score: running mean of 100 training episodes): "
-            f"`{figure.relative_to(ROOT)}`."
+            f"`{figure.relative_to(ROOT)}`.",
+            "",
         ]
-        title = f"Neuron-level RL (Aenugu 2020): {task}"
-        if args.variants != list(VARIANTS):
-            title += f" ({', '.join(args.variants)})"
+        if args.compare:
+            body += compare_runs(
+                task, [variant for variant, _ in variants[task].values()], args.seeds, out
+            )
         write_section(title, "\n".join(body))
         print("\n".join(lines))
 

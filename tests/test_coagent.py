@@ -71,7 +71,8 @@ def test_bernoulli_score_is_the_gradient_of_the_log_probability():
     s = torch.tensor([1.0, -1.0] * 6 + [1.0])
     log_probability = torch.nn.functional.logsigmoid(2 * z * s).sum()
     (gradient,) = torch.autograd.grad(log_probability, z)
-    torch.testing.assert_close(coagent.bernoulli_score(z.detach(), s), gradient)
+    p = torch.sigmoid(2 * z.detach())
+    torch.testing.assert_close(coagent.bernoulli_score(p, s), gradient)
 
 
 def network(unit: str, seed: int = 0) -> coagent.CoagentNetwork:
@@ -100,6 +101,24 @@ def test_hidden_update_does_not_depend_on_the_layers_above(unit):
     torch.testing.assert_close(first[0].bias, second[0].bias)
     assert first[0].weight.abs().sum() > 0
     assert not torch.allclose(first[-1].weight, second[-1].weight)
+
+
+def test_bernoulli_update_is_each_layers_own_log_probability_gradient():
+    """The batched update equals autograd of ``sum delta log pi`` through each layer's own
+    weights and biases, its input spikes held constant."""
+    net = network("bernoulli")
+    _, records = net.forward(torch.rand(7, 4) * 2 - 1, torch.Generator().manual_seed(5))
+    signed = torch.randn(3, 7, 2)  # [P, B, A]
+    gradients = net.gradients(records, signed)
+    for record, layer, gradient in zip(records, net.layers, gradients, strict=True):
+        weight = layer.weight.clone().requires_grad_()
+        bias = layer.bias.clone().requires_grad_()
+        z = torch.einsum("pabi,paio->pabo", record.inputs, weight) + bias[:, :, None]
+        log_probability = torch.nn.functional.logsigmoid(2 * z * record.spikes)
+        objective = (log_probability * signed.transpose(1, 2)[..., None]).sum()
+        expected = torch.autograd.grad(objective, (weight, bias))
+        torch.testing.assert_close(gradient.weight, expected[0])
+        torch.testing.assert_close(gradient.bias, expected[1])
 
 
 @pytest.mark.parametrize("unit", ["bernoulli", "lif"])
@@ -150,6 +169,24 @@ def test_fourier_critic_learns_state_values():
         critic.update(x, x, x[:, 0], torch.ones(32), torch.ones(32))
     grid = torch.linspace(0.1, 0.9, 9)[:, None]
     torch.testing.assert_close(critic.value(grid), grid[:, 0], atol=0.05, rtol=0)
+
+
+def test_fourier_critic_reuses_the_next_observations_features_exactly():
+    """An episode's next step reads the features of the last update's next observation;
+    a critic that recomputes them every step learns the same weights."""
+    cached = FourierCritic(5, -torch.ones(4), torch.ones(4), 3, 0.99, 0.5, 1e-2)
+    fresh = FourierCritic(5, -torch.ones(4), torch.ones(4), 3, 0.99, 0.5, 1e-2)
+    generator = torch.Generator().manual_seed(0)
+    obs = torch.rand(3, 4, generator=generator) * 2 - 1
+    for step in range(20):
+        next_obs = (obs + 0.1 * torch.randn(3, 4, generator=generator)).clamp(-1, 1)
+        reward, ended = torch.randn(3, generator=generator), torch.zeros(3)
+        live = torch.tensor([1.0, 1.0, float(step < 10)])
+        fresh.last = None
+        deltas = [c.update(obs, next_obs, reward, ended, live) for c in (cached, fresh)]
+        torch.testing.assert_close(deltas[0], deltas[1], rtol=0, atol=0)
+        obs = next_obs if step != 7 else torch.rand(3, 4, generator=generator)
+    torch.testing.assert_close(cached.weights, fresh.weights, rtol=0, atol=0)
 
 
 def test_tabular_td_lambda_spreads_the_reward_back():
@@ -259,6 +296,11 @@ def test_lif_coagent_runs_through_the_cli(cli, tmp_path):
         ("cartpole-coagent", "obs_bounds=[]", ["unbounded in dims [1, 3]", "obs_bounds="]),
         ("cartpole-reparam", "actor.temperature_start=0", ["actor.temperature_start must be > 0"]),
         ("cartpole-reparam", "actor.temperature_end=-1", ["actor.temperature_end must be > 0"]),
+        (
+            "cartpole-coagent",
+            "actor.escape_temperature=0",
+            ["actor.escape_temperature must be > 0"],
+        ),
         ("gridworld-coagent", "critic.kind=fourier", ["critic.kind=fourier does not fit"]),
     ],
 )

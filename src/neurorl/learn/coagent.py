@@ -9,15 +9,17 @@ layers: a layer's input is the sampled output of the layer below, a constant to 
 
 Network: a population of ``P`` actor networks, each with one *module* per action (the
 companion code's layout): input -> hidden layers -> one output unit. Weights of layer ``l``
-are ``[P, A, in, out]``, activity ``[P, B, A, units]`` (``B`` environments). The module of
-action ``k`` votes for ``k`` when its output unit fires; the population's votes are summed,
-the most voted action is taken (ties broken at random) and epsilon-greedy sits on top.
+are ``[P, A, in, out]``, activity ``[P, A, B, units]`` (``B`` environments), so that each
+layer's forward pass and update are one batched matrix product over the ``P x A`` modules.
+The module of action ``k`` votes for ``k`` when its output unit fires; the population's
+votes are summed, the most voted action is taken (ties broken at random) and
+epsilon-greedy sits on top.
 
 Two unit kinds:
 
 - ``bernoulli``: the companion code's Bernoulli-logistic units, ``s in {-1, +1}``,
-  ``P(s = +1) = sigmoid(2 z)``, ``z = w . x + b``; ``d log pi / dz = 2 s / (1 + exp(2 z s))``
-  (Williams' Bernoulli REINFORCE rule in its +-1 form).
+  ``p = P(s = +1) = sigmoid(2 z)``, ``z = w . x + b``; ``d log pi / dz = 2 s / (1 + exp(2 z
+  s)) = s + 1 - 2 p`` (Williams' Bernoulli REINFORCE rule in its +-1 form).
 - ``lif``: a spiking-in-time unit, the escape-noise LIF neuron of ``core/stochastic.py``
   run for ``T`` steps on the input spike trains (the first layer on the input code as a
   constant current); its log-probability is ``sum_t log P(z_t | v_t)`` over its time steps
@@ -55,9 +57,9 @@ class Layer(NamedTuple):
 
 class LayerRecord(NamedTuple):
     """What one layer saw and did in one decision (all a REINFORCE update needs).
-    bernoulli: ``inputs [P, B, A, in]``, ``spikes [P, B, A, out]`` in {-1, +1}, ``drive`` z;
-    lif: ``inputs [T, P, B, A, in]``, ``spikes [T, P, B, A, out]`` in {0, 1}, ``drive`` the
-    membrane currents ``[T, P, B, A, out]``."""
+    bernoulli: ``inputs [P, A, B, in]``, ``spikes [P, A, B, out]`` in {-1, +1}, ``drive`` the
+    probability of +1; lif: ``inputs [T, P, A, B, in]``, ``spikes [T, P, A, B, out]`` in
+    {0, 1}, ``drive`` the membrane currents ``[T, P, A, B, out]``."""
 
     inputs: Tensor
     spikes: Tensor
@@ -81,31 +83,38 @@ def init_layers(
     return layers
 
 
+def affine(x: Tensor, layer: Layer) -> Tensor:
+    """``x . W + b`` of every module at once: ``[..., P, A, B, in] -> [..., P, A, B, out]``."""
+    return torch.matmul(x, layer.weight).add_(layer.bias[..., None, :])
+
+
 # --- Bernoulli-logistic +-1 units ---------------------------------------------------------
 
 
 def bernoulli_layer(
     x: Tensor, layer: Layer, generator: torch.Generator, mode: bool = False
 ) -> tuple[Tensor, Tensor]:
-    """Sample ``s in {-1, +1}`` with ``P(+1) = sigmoid(2 z)``, ``z = x . W + b``: ``(s, z)``;
-    ``mode``: the more probable ``s`` instead of a sample."""
-    z = torch.einsum("pbai,paio->pbao", x, layer.weight) + layer.bias[:, None]
-    if mode:
-        return (z > 0).float() * 2 - 1, z
-    fire = torch.rand(z.shape, generator=generator) < torch.sigmoid(2 * z)
-    return fire.float() * 2 - 1, z
+    """Sample ``s in {-1, +1}`` with ``p = P(+1) = sigmoid(2 z)``, ``z = x . W + b``:
+    ``(s, p)``; ``mode``: the more probable ``s`` instead of a sample."""
+    p = affine(x, layer).mul_(2).sigmoid_()
+    fire = p > 0.5 if mode else torch.rand(p.shape, generator=generator) < p
+    return fire.float().mul_(2).sub_(1), p
 
 
-def bernoulli_score(z: Tensor, s: Tensor) -> Tensor:
-    """``d log pi(s | z) / dz = 2 s / (1 + exp(2 z s))`` for +-1 logistic units."""
-    return 2 * s * torch.sigmoid(-2 * z * s)
+def bernoulli_score(p: Tensor, s: Tensor) -> Tensor:
+    """``d log pi(s | z) / dz = 2 s / (1 + exp(2 z s)) = s + 1 - 2 p`` for +-1 logistic
+    units, ``p = sigmoid(2 z)``."""
+    return (s + 1).sub_(p, alpha=2)
 
 
 def bernoulli_update(record: LayerRecord, signed_delta: Tensor) -> Layer:
-    """``dW = sum_b delta_b * score_b x_b^T`` (and ``db``) for every unit at once; the
-    learning rate is applied by the caller. ``signed_delta [P, B, A]``."""
-    g = bernoulli_score(record.drive, record.spikes) * signed_delta[..., None]
-    return Layer(torch.einsum("pbai,pbao->paio", record.inputs, g), g.sum(1))
+    """``dW = sum_b delta_b x_b score_b^T`` and ``db = sum_b delta_b score_b`` for every unit
+    at once, as batched matrix products over the modules; the learning rate is applied by
+    the caller. ``signed_delta [P, A, B]``."""
+    score = bernoulli_score(record.drive, record.spikes)  # [P, A, B, out]
+    delta = signed_delta[..., None, :]  # [P, A, 1, B]
+    weight = (record.inputs.transpose(-1, -2) * delta) @ score
+    return Layer(weight, (delta @ score)[..., 0, :])
 
 
 # --- spiking-in-time escape-noise LIF units ------------------------------------------------
@@ -121,11 +130,6 @@ def log_spike_probabilities(v: Tensor, params: StochasticParameters) -> tuple[Te
     return torch.log(-torch.expm1(-rate)).clamp(min=-100.0), -rate
 
 
-def lif_currents(x: Tensor, layer: Layer) -> Tensor:
-    """Input currents ``[T, P, B, A, out]`` of input spike trains ``x [T, P, B, A, in]``."""
-    return torch.einsum("tpbai,paio->tpbao", x, layer.weight) + layer.bias[:, None]
-
-
 def lif_layer(
     x: Tensor,
     layer: Layer,
@@ -133,9 +137,10 @@ def lif_layer(
     generator: torch.Generator,
     mode: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """Run escape-noise LIF units for ``T`` steps: ``(spikes [T, ...] in {0, 1}, currents)``;
-    ``mode``: spike where ``p > 1/2`` instead of sampling."""
-    currents = lif_currents(x, layer)
+    """Run escape-noise LIF units for ``T`` steps on input spike trains ``x [T, P, A, B,
+    in]``: ``(spikes [T, P, A, B, out] in {0, 1}, currents)``; ``mode``: spike where ``p >
+    1/2`` instead of sampling."""
+    currents = affine(x, layer)
     v = torch.zeros_like(currents[0])
     spikes = []
     for current in currents.unbind(0):
@@ -149,7 +154,7 @@ def lif_layer(
 
 
 def lif_log_probability(currents: Tensor, spikes: Tensor, params: StochasticParameters) -> Tensor:
-    """``sum_t log P(z_t | v_t)`` per unit ``[P, B, A, out]``, differentiable in the
+    """``sum_t log P(z_t | v_t)`` per unit ``[P, A, B, out]``, differentiable in the
     currents (the spikes, and so the resets, are given)."""
     v = torch.zeros_like(currents[0])
     total = torch.zeros_like(v)
@@ -165,11 +170,12 @@ def lif_update(
     record: LayerRecord, layer: Layer, signed_delta: Tensor, params: StochasticParameters
 ) -> Layer:
     """``sum_b delta_b * d/dW sum_t log P(z_t)`` for every unit at once (autograd through
-    the layer's own membrane only: its input spikes are constants)."""
+    the layer's own membrane only: its input spikes are constants); ``signed_delta [P, A,
+    B]``."""
     with torch.enable_grad():
         weight = layer.weight.detach().requires_grad_()
         bias = layer.bias.detach().requires_grad_()
-        currents = lif_currents(record.inputs, Layer(weight, bias))
+        currents = affine(record.inputs, Layer(weight, bias))
         log_probability = lif_log_probability(currents, record.spikes, params)
         objective = (log_probability * signed_delta[..., None]).sum()
         return Layer(*torch.autograd.grad(objective, (weight, bias)))
@@ -206,7 +212,7 @@ class CoagentNetwork:
         ``[B, in]``, and each layer's record; ``mode``: every unit emits its most probable
         output (a deterministic policy)."""
         population = self.layers[0].weight.shape[0]
-        x = code[None, :, None, :].expand(population, -1, self.actions, -1)
+        x = code.expand(population, self.actions, *code.shape)
         if self.unit == "lif":
             x = x.expand(self.steps, *x.shape)
         records = []
@@ -219,20 +225,22 @@ class CoagentNetwork:
             x = spikes
         output = records[-1].spikes[..., 0]
         votes = (output > 0).float() if self.unit == "bernoulli" else output.sum(0)
-        return votes, records
+        return votes.transpose(1, 2), records
 
     def fired(self, records: list[LayerRecord]) -> Tensor:
         """Whether each module's output voted ``[P, B, A]``."""
         output = records[-1].spikes[..., 0]
-        return output > 0 if self.unit == "bernoulli" else output.sum(0) > 0
+        fired = output > 0 if self.unit == "bernoulli" else output.sum(0) > 0
+        return fired.transpose(1, 2)
 
     def gradients(self, records: list[LayerRecord], signed_delta: Tensor) -> list[Layer]:
         """Every layer's REINFORCE step direction for ``signed_delta [P, B, A]``; layer
         ``l``'s depends only on its own record and weights."""
+        signed = signed_delta.transpose(1, 2)
         if self.unit == "bernoulli":
-            return [bernoulli_update(record, signed_delta) for record in records]
+            return [bernoulli_update(record, signed) for record in records]
         return [
-            lif_update(record, layer, signed_delta, self.neuron)
+            lif_update(record, layer, signed, self.neuron)
             for record, layer in zip(records, self.layers, strict=True)
         ]
 
@@ -247,19 +255,20 @@ class CoagentNetwork:
     def firing_rates(self, records: list[LayerRecord]) -> list[float]:
         """Per layer, the fraction of units that fired (bernoulli: +1) or spikes per unit
         and time step (lif)."""
-        return [float((record.spikes > 0).float().mean()) for record in records]
+        if self.unit == "bernoulli":
+            return [(float(record.spikes.mean()) + 1) / 2 for record in records]
+        return [float(record.spikes.mean()) for record in records]
 
     def log_probabilities(self, records: list[LayerRecord]) -> list[Tensor]:
         """Each unit's ``log pi(u | x)`` under the current weights ``[P, B, A, out]``."""
         out = []
         for record, layer in zip(records, self.layers, strict=True):
+            drive = affine(record.inputs, layer)
             if self.unit == "bernoulli":
-                z = torch.einsum("pbai,paio->pbao", record.inputs, layer.weight)
-                z = z + layer.bias[:, None]
-                out.append(nn.functional.logsigmoid(2 * z * record.spikes))
+                log_probability = nn.functional.logsigmoid(2 * drive * record.spikes)
             else:
-                currents = lif_currents(record.inputs, layer)
-                out.append(lif_log_probability(currents, record.spikes, self.neuron))
+                log_probability = lif_log_probability(drive, record.spikes, self.neuron)
+            out.append(log_probability.transpose(1, 2))
         return out
 
     def to_vector(self) -> Tensor:
@@ -277,11 +286,11 @@ def signed_deltas(delta: Tensor, actions: Tensor, fired: Tensor, unchosen: Uncho
     """The TD error each module learns from ``[P, B, A]``: ``delta [B]`` everywhere
     (``reinforce``), or ``-delta`` for modules that voted for an action not taken
     (``companion``); ``actions [B]`` taken, ``fired [P, B, A]``."""
-    signed = delta[None, :, None].expand_as(fired).clone()
-    if unchosen == "companion":
-        chosen = nn.functional.one_hot(actions, fired.shape[-1]).bool()[None]
-        signed[fired & ~chosen] *= -1
-    return signed
+    signed = delta[None, :, None].expand(fired.shape)
+    if unchosen == "reinforce":
+        return signed
+    chosen = torch.arange(fired.shape[-1]) == actions[:, None]
+    return torch.where(fired & ~chosen, -signed, signed)
 
 
 def choose_actions(

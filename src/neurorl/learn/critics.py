@@ -84,9 +84,18 @@ class LinearTDCritic:
         self.weights = torch.zeros(features)
         self.traces = torch.zeros(batch, features)
         self.gamma, self.lam, self.lr = gamma, lam, lr
+        self.last: tuple[Tensor, Tensor] | None = None  # the last next_obs and its features
 
     def features(self, obs: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def features_of(self, obs: Tensor) -> Tensor:
+        """``phi(obs)``, taken from the last update when ``obs`` is its ``next_obs`` (the
+        next step of the same episodes)."""
+        last = self.last
+        if last is not None and last[0].shape == obs.shape and torch.equal(last[0], obs):
+            return last[1]
+        return self.features(obs)
 
     def value(self, obs: Tensor) -> Tensor:
         return self.features(obs) @ self.weights
@@ -97,7 +106,8 @@ class LinearTDCritic:
     def update(
         self, obs: Tensor, next_obs: Tensor, reward: Tensor, terminated: Tensor, live: Tensor
     ) -> Tensor:
-        phi, next_phi = self.features(obs), self.features(next_obs)
+        phi, next_phi = self.features_of(obs), self.features(next_obs)
+        self.last = (next_obs.clone(), next_phi)
         next_value = (1.0 - terminated) * (next_phi @ self.weights)
         delta = (reward + self.gamma * next_value - phi @ self.weights) * live
         self.traces.mul_(self.gamma * self.lam).add_(phi * live[:, None])
