@@ -101,8 +101,14 @@ def main() -> None:
         f"{' <-> '.join(f'{v:g}' for v in world.values)}, "
         f"{world.blocks} blocks x {world.episodes_per_block} episodes "
         f"({world.blocks - 1} switches per seed), at most {world.max_episode_steps} steps per "
-        f"episode. Test seeds 42-{41 + args.seeds}; tuning seeds {first}-{last}. "
-        f"Tuned: {tuned} (mean episodes to re-adapt on the tuning seeds: "
+        f"episode. Features: order-{config.agent.order} Fourier basis of tanh(obs / scale), "
+        f"scales (x, x', theta, theta') {config.agent.scales}. "
+        f"Test seeds 42-{41 + args.seeds}; tuning seeds {first}-{last}, grids of "
+        + " and ".join(
+            f"{int(np.prod([len(v) for v in AGENTS[name].grid.values()]))} ({name})"
+            for name in AGENT_NAMES
+        )
+        + f" combinations. Tuned: {tuned} (mean episodes to re-adapt on the tuning seeds: "
         + ", ".join(f"{name} {value:.1f}" for name, value in tuning.items())
         + ").\n\n"
         + "\n".join(rows)

@@ -56,9 +56,6 @@ from neurorl.streams import stream
 
 AgentName = Literal["modulated", "unmodulated"]
 AGENT_NAMES: tuple[AgentName, ...] = ("modulated", "unmodulated")
-# (x, x', theta, theta') in [low, high]: the box the Fourier basis maps to [0, 1] (CartPole
-# fails at |x| 2.4, |theta| 0.21)
-OBS_BOUNDS = ((-2.4, 2.4), (-3.0, 3.0), (-0.21, 0.21), (-3.5, 3.5))
 START_SPREAD = 0.05  # CartPole's initial state: U(-0.05, 0.05) per dim
 
 
@@ -79,8 +76,8 @@ AGENTS: dict[AgentName, AgentSpec] = {
     "modulated": AgentSpec(
         {"rate": 2.0, "temperature": 0.1, "noise_gain": 0.25, "slow": 1e-4},
         {
-            "rate": (1.0, 2.0),
-            "temperature": (0.05, 0.1),
+            "rate": (0.125, 0.25, 0.5, 1.0),
+            "temperature": (0.025, 0.05),
             "noise_gain": (0.25, 1.0),
             "slow": (1e-4, 1e-3),
         },
@@ -89,7 +86,10 @@ AGENTS: dict[AgentName, AgentSpec] = {
     # its modulators run (their traces are plotted) but set nothing
     "unmodulated": AgentSpec(
         {"rate": 0.5, "temperature": 0.2, "noise_gain": 0.0, "slow": 1e-4},
-        {"rate": (0.25, 0.5, 1.0, 2.0), "temperature": (0.1, 0.2, 0.5)},
+        {
+            "rate": (0.0625, 0.09, 0.125, 0.18, 0.25, 0.35, 0.5, 1.0),
+            "temperature": (0.025, 0.05, 0.1, 0.2),
+        },
         "the same network, fixed plasticity rate and action noise",
     ),
 }
@@ -132,6 +132,9 @@ class AgentConfig:
     """What both agents share (:class:`neurorl.learn.neuromod_actor_critic.ActorCriticParams`)."""
 
     order: int = 3  # Fourier basis order ((order + 1)^4 features)
+    # (x, x', theta, theta') in (m, m/s, rad, rad/s): the basis reads tanh(obs / scale) per dim,
+    # fine near 0 (the long pole's slow swings) and compressed beyond (the short pole's fast ones)
+    scales: tuple[float, ...] = (2.4, 2.0, 0.15, 1.0)
     gamma: float = 0.99
     lam: float = 0.8
     critic_scale: float = 1.0
@@ -145,6 +148,10 @@ class AgentConfig:
         require(self, "agent", ("gamma", "lam"), lambda v: 0 <= v <= 1, "in [0, 1]")
         require(self, "agent", ("fast",), lambda v: 0 < v <= 1, "in (0, 1]")
         require(self, "agent", ("critic_scale",), lambda v: v > 0, "> 0")
+        if len(self.scales) != 4 or min(self.scales) <= 0:
+            raise ValueError(
+                f"agent.scales must be 4 positive values (x, x', theta, theta'), got {self.scales}"
+            )
 
 
 @dataclass(frozen=True)
@@ -226,15 +233,18 @@ class Run:
 
 class Features:
     """The Fourier features of :class:`neurorl.learn.critics.FourierCritic` (its shared weights
-    unused: each row here has its own), scaled by ``1 / sqrt(F)``."""
+    unused: each row here has its own) on the squashed observation ``tanh(obs / scales)``
+    (each dim in (-1, 1)), scaled by ``1 / sqrt(F)``."""
 
-    def __init__(self, order: int) -> None:
-        low, high = torch.tensor(OBS_BOUNDS, dtype=torch.float32).T
-        self.basis = FourierCritic(order, low, high, batch=1, gamma=0.0, lam=0.0, lr=0.0)
+    def __init__(self, config: AgentConfig) -> None:
+        unit = torch.ones(len(config.scales))
+        self.basis = FourierCritic(config.order, -unit, unit, batch=1, gamma=0.0, lam=0.0, lr=0.0)
+        self.scales = torch.tensor(config.scales, dtype=torch.float32)
         self.count = len(self.basis.coefficients)
 
     def __call__(self, obs: np.ndarray) -> Tensor:
-        return self.basis.features(torch.as_tensor(obs, dtype=torch.float32)) / self.count**0.5
+        squashed = torch.tanh(torch.as_tensor(obs, dtype=torch.float32) / self.scales)
+        return self.basis.features(squashed) / self.count**0.5
 
 
 def agent_params(
@@ -269,7 +279,7 @@ def play(
 ) -> Run:
     """Rows ``R`` (env seed, hyper-parameters, modulated or not) through every block."""
     world, rows = config.world, len(seeds)
-    features = Features(config.agent.order)
+    features = Features(config.agent)
     params = agent_params(config, hyper, modulated)
     state = ac.initial_state(rows, 2, features.count)
     env = CartPoleVectorEnv(num_envs=rows, max_episode_steps=world.max_episode_steps)
@@ -511,7 +521,7 @@ class NeuromodCartPoleTrainer(Trainer):
         hyper = {key: np.array([value]) for key, value in self.hyper_of(params)[name].items()}
         run = play(self.config, np.array([seed]), hyper, np.array([name == "modulated"]))
         params_row = agent_params(self.config, hyper, np.array([name == "modulated"]))
-        return LifelongPolicy(run.state, params_row, Features(self.config.agent.order), seed)
+        return LifelongPolicy(run.state, params_row, Features(self.config.agent), seed)
 
     def plots(self, folder: Path, params: Tensor) -> list[Path]:
         from neurorl.analysis.neuromod_cartpole_plots import plot_switches
