@@ -7,16 +7,24 @@ member-windows per wall second, and the paper-length figure (25,000 simulated s 
 windows per seed) for 10 seeds follows from it. ``--processes N`` runs N such batches at
 once (one process and torch thread each), as ``--jobs`` does for one-seed runs.
 
+``--paper K`` instead trains seeds 0..K-1 for the schedule's whole length, as ``--processes``
+batches of ``neurorl train NAME --seeds K/processes`` at once, and reports the wall time and
+each seed's best 100-episode training average (the paper's measure) and test.
+
     python benchmarks/stdp_rl_seeds.py [--members 1 5 10] [--steps 400] [--warmup 60]
-        [--processes 1] [--experiment cartpole-snn-stdprl-ea-em]
+        [--processes 1] [--experiment cartpole-snn-stdprl-ea-em] [--paper K --out DIR]
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
+import numpy as np
 from report import (
     check_experiments,
     check_minimums,
@@ -26,6 +34,7 @@ from report import (
 )
 
 from neurorl.cli import OneLineParser
+from neurorl.errors import NeurorlError
 
 PAPER_WINDOWS = 500_000  # 25,000 simulated s of 50-ms windows, the original's seed runs
 SEEDS = 10
@@ -61,6 +70,51 @@ def measure(experiment: str, members: int, warmup: int, steps: int) -> dict:
     }
 
 
+def train_batch(experiment: str, first: int, members: int, out: Path) -> list[Path]:
+    """``neurorl train experiment --seeds members --seed first``: its run folders."""
+    command = ["neurorl", "train", experiment, "--seeds", str(members), "--seed", str(first)]
+    finished = subprocess.run(
+        [*command, "--quiet", "--out", str(out)], capture_output=True, text=True
+    )
+    if finished.returncode:
+        error = (finished.stderr.strip().splitlines() or ["no message"])[-1]
+        raise NeurorlError(f"{' '.join(command)} failed: {error}")
+    return [Path(line) for line in finished.stdout.strip().splitlines()]
+
+
+def paper_length(experiment: str, seeds: int, processes: int, out: Path) -> None:
+    """Seeds 0..seeds-1 for the whole schedule in ``processes`` batches at once."""
+    size = -(-seeds // processes)
+    firsts = list(range(0, seeds, size))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(firsts)) as pool:
+        batches = pool.map(
+            lambda first: train_batch(experiment, first, min(size, seeds - first), out), firsts
+        )
+        runs = [run for batch in batches for run in batch]
+    wall = time.perf_counter() - started
+    results = [json.loads((run / "results.json").read_text()) for run in runs]
+    best = np.array([result["train"]["best_score"] for result in results])
+    test = np.array([result["eval"]["mean_return"] for result in results])
+    lines = [
+        provenance(),
+        f"- experiment: `{experiment}`, seeds 0-{seeds - 1}, the whole schedule, as "
+        f"{len(firsts)} batch(es) of {size} seeds at once (`neurorl train --seeds`); runs in "
+        f"{out}",
+        f"- wall time: {wall / 60:.1f} min",
+        "",
+        "| seed | best 100-episode training average | test mean (100 episodes, env seed 42) |",
+        "|---|---|---|",
+        *(
+            f"| {result['seed']} | {b:.1f} | {t:.1f} |"
+            for result, b, t in zip(results, best, test, strict=True)
+        ),
+        f"| mean +- sd | {best.mean():.1f} +- {best.std():.1f} | {test.mean():.1f} +- "
+        f"{test.std():.1f} |",
+    ]
+    write_section("Haşegan 2022 network: STDP-RL, seeds of the paper's length", "\n".join(lines))
+
+
 def main() -> None:
     parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, nargs="+", default=[1, 5, 10])
@@ -68,9 +122,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60, help="env steps before timing")
     parser.add_argument("--processes", type=int, default=1, help="batches run at once")
     parser.add_argument("--experiment", default="cartpole-snn-stdprl-ea-em")
+    parser.add_argument("--paper", type=int, help="train seeds 0..K-1 of the paper's length")
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/stdp_rl_seeds"))
     args = parser.parse_args()
-    check_minimums(parser, args, steps=1, warmup=1, processes=1, members=1)
+    check_minimums(parser, args, steps=1, warmup=1, processes=1, members=1, paper=1)
     check_experiments(parser, [args.experiment])
+    if args.paper:
+        paper_length(args.experiment, args.paper, args.processes, args.out)
+        return
 
     rows = []
     for members in args.members:

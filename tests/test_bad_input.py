@@ -208,6 +208,9 @@ def test_bad_eval_episodes(cli, small_run):
         ("deep_rl", ["--seeds", "-1"], "--seeds must be >= 0, got -1"),
         ("default_experiment", ["--seeds", "0"], "--seeds must be >= 1, got 0"),
         ("cartpole_snn", ["--seconds", "0"], "--seconds must be >= 1, got 0.0"),
+        ("stdp_rl_seeds", ["--members", "1", "0"], "--members must be >= 1, got [1, 0]"),
+        ("stdp_rl_seeds", ["--paper", "0"], "--paper must be >= 1, got 0"),
+        ("stdp_rl_seeds", ["--experiment", "cartpole-snn-stdpr"], "unknown experiment"),
         ("core_throughput", ["--threads", "1", "0"], "--threads must be >= 1, got [1, 0]"),
     ],
 )
