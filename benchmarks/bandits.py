@@ -116,7 +116,7 @@ def run_setting(
     hyper = stats["hyper_parameters"]
     tuned = "; ".join(
         f"{name} " + ", ".join(f"{k} {v:g}" for k, v in hyper[name].items())
-        for name in trainer.tunable
+        for name in trainer.tuned
     )
     smpybandits_s = SMPYBANDITS_S_PER_SETTING * seeds / 210
     anchors = (  # both anchors were measured on the main setting only

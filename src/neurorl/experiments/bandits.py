@@ -43,9 +43,8 @@ from torch import Tensor
 
 from neurorl.config import require
 from neurorl.envs.bandits import SETTINGS, BanditSetting, VectorBandit
-from neurorl.experiments.common import EvalConfig
+from neurorl.experiments.common import EvalConfig, TuningTrainer
 from neurorl.experiments.registry import Experiment, register
-from neurorl.experiments.trainer import Checkpoint, Trainer
 from neurorl.learn import bandit_agents as agents
 from neurorl.learn.bandit_agents import BanditAgent
 from neurorl.learn.spiking_bandit import SpikingBanditAgent
@@ -341,14 +340,14 @@ def stats_table(finals: dict[str, np.ndarray], references: Sequence[str]) -> dic
     return {"anova_F": float(anova.statistic), "anova_p": float(anova.pvalue), "tukey": pairs}
 
 
-class BanditStudyTrainer(Trainer):
+class BanditStudyTrainer(TuningTrainer):
     """Tunes the agents on the tuning seeds (one agent per ``train_step``) and tests them all on
     the test seeds (see the module docstring)."""
 
     def __init__(self, config: BanditStudyConfig) -> None:
         self.config = config
         self.hyper = {name: dict(self._defaults(name)) for name in config.agents}
-        self.tunable = [name for name in config.agents if AGENTS[name].grid]
+        self.tuned = [name for name in config.agents if AGENTS[name].grid]
         self.iteration = 0
         self.env_steps = 0
         self.episodes = 0
@@ -361,24 +360,6 @@ class BanditStudyTrainer(Trainer):
         return {key: float(value) for key, value in defaults.items()}
 
     # --- training: tuning ----------------------------------------------------------------
-
-    @property
-    def score_key(self) -> str:
-        return "tuning_score"
-
-    @property
-    def keeps(self) -> Checkpoint:
-        return "last"
-
-    @property
-    def budget(self) -> int:
-        return len(self.tunable)
-
-    def finished(self) -> bool:
-        return self.iteration >= len(self.tunable)
-
-    def tuning_seeds(self) -> np.ndarray:
-        return self.config.tuning.first_seed + np.arange(self.config.tuning.seeds)
 
     def test_seeds(self, episodes: int, env_seed: int) -> np.ndarray:
         return env_seed + np.arange(episodes)
@@ -403,7 +384,7 @@ class BanditStudyTrainer(Trainer):
 
     def train_step(self) -> dict[str, float]:
         """Grid search of the next tunable agent on the tuning seeds."""
-        name = self.tunable[self.iteration]
+        name = self.tuned[self.iteration]
         spec = AGENTS[name]
         seeds = self.tuning_seeds()
         inner = [key for key in spec.grid if key not in spec.outer]

@@ -12,8 +12,13 @@ the systems built on them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
+
+from neurorl.experiments.trainer import Checkpoint, Trainer
 
 CheckpointRule = Literal["best", "last", "validated"]
 
@@ -34,3 +39,30 @@ def check_checkpoint_rule(rule: str, validate_every: int) -> None:
         raise ValueError(f"train.checkpoint must be 'best', 'last' or 'validated', got {rule!r}")
     if rule == "validated" and validate_every < 1:
         raise ValueError("train.checkpoint=validated needs train.validate_every > 0")
+
+
+class TuningTrainer(Trainer):
+    """A study whose ``train_step`` grid-searches the agent ``tuned[iteration]`` on the
+    tuning seeds (``config.tuning.first_seed`` on, ``config.tuning.seeds`` of them); best.pt
+    keeps the last tuned hyper-parameters."""
+
+    config: Any
+    tuned: Sequence[str]
+
+    @property
+    def score_key(self) -> str:
+        return "tuning_score"
+
+    @property
+    def keeps(self) -> Checkpoint:
+        return "last"
+
+    @property
+    def budget(self) -> int:
+        return len(self.tuned)
+
+    def finished(self) -> bool:
+        return self.iteration >= len(self.tuned)
+
+    def tuning_seeds(self) -> np.ndarray:
+        return self.config.tuning.first_seed + np.arange(self.config.tuning.seeds)

@@ -47,9 +47,8 @@ from torch import Tensor
 from neurorl.config import require
 from neurorl.core import configure_cpu
 from neurorl.envs.nonstationary import set_cartpole_physics
-from neurorl.experiments.common import EvalConfig
+from neurorl.experiments.common import EvalConfig, TuningTrainer
 from neurorl.experiments.registry import Experiment, register
-from neurorl.experiments.trainer import Checkpoint, Trainer
 from neurorl.learn import neuromod_actor_critic as ac
 from neurorl.learn.critics import FourierCritic
 from neurorl.streams import stream
@@ -374,34 +373,17 @@ def switch_summary(
 # --- the trainer ---------------------------------------------------------------------------------
 
 
-class NeuromodCartPoleTrainer(Trainer):
+class NeuromodCartPoleTrainer(TuningTrainer):
     """Tunes each agent on the tuning seeds (one agent per ``train_step``), tests both on the
     test seeds (module docstring)."""
 
     def __init__(self, config: NeuromodCartPoleConfig) -> None:
         configure_cpu()
         self.config = config
+        self.tuned = AGENT_NAMES
         self.hyper = {name: dict(AGENTS[name].defaults) for name in AGENT_NAMES}
         self.iteration = self.env_steps = self.episodes = 0
         self._study: tuple[tuple, dict[str, Any]] | None = None
-
-    @property
-    def score_key(self) -> str:
-        return "tuning_score"
-
-    @property
-    def keeps(self) -> Checkpoint:
-        return "last"
-
-    @property
-    def budget(self) -> int:
-        return len(AGENT_NAMES)
-
-    def finished(self) -> bool:
-        return self.iteration >= len(AGENT_NAMES)
-
-    def tuning_seeds(self) -> np.ndarray:
-        return self.config.tuning.first_seed + np.arange(self.config.tuning.seeds)
 
     def _count(self, run: Run) -> None:
         self.env_steps += int(run.returns.sum())
