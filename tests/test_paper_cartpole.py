@@ -18,7 +18,7 @@ from neurorl.experiments.stdp_rl import (
     critic_reward,
     stdp_config,
 )
-from neurorl.learn.rollout import FirstEpisodes, run_episodes
+from neurorl.learn.rollout import FirstEpisodes, random_policy_returns, run_episodes
 from neurorl.learn.stdp import stdp_init
 from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
@@ -425,3 +425,10 @@ def test_diagnostics_record_what_the_network_did(tmp_path):
     names = {"raster.png", "population_rates.png", "weights.png", "actions.png"}
     assert {path.name for path in paths} == names
     assert all(path.stat().st_size > 10_000 for path in paths)
+
+
+def test_random_baseline_plays_under_the_experiments_time_limit():
+    """MountainCar's random policy never reaches the goal: each episode lasts its time limit,
+    the env's 200 steps or the one an experiment sets in its place."""
+    assert (random_policy_returns("MountainCar-v0", 3, 42, 0) == -200).all()
+    assert (random_policy_returns("MountainCar-v0", 3, 42, 0, max_episode_steps=300) == -300).all()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from test_bad_input import assert_clean_error
 
-from neurorl.experiments.reproduce import REPRODUCTIONS, Reproduction, Row
+from neurorl.experiments.reproduce import REPRODUCTIONS, Reproduction, Row, Study
 
 SMALL = {"train.generations": "2", "es.population": "8", "train.episodes_per_member": "2"}
 SMALL |= {"eval.episodes": "5"}
@@ -21,6 +21,18 @@ TINY = Reproduction(
         Row("evolved LIF network", "cartpole-snn-es", "test", "500", SMALL, {"eval.episodes": "3"}),
         Row("evolved LIF network", "cartpole-snn-es", "best_score", "-", SMALL),
         Row("evolved ReLU network", "cartpole-ann-es", "test", "-", SMALL),
+    ),
+    studies=(
+        Study(
+            "LIF network over its membrane decay",
+            "cartpole-snn-es",
+            grid={"net.beta": ("0.8", "0.9")},
+            settings={"reference": {}, "high threshold": {"net.threshold": "2.0"}},
+            paper="sensitive to the decay",
+            seeds=1,
+            quick_grid={"net.beta": ("0.9",)},
+            overrides=SMALL,
+        ),
     ),
 )
 
@@ -46,11 +58,21 @@ def test_reproduce_writes_the_table_and_reuses_its_runs(tiny, cli, tmp_path):
     assert (folder / "reproduction.png").is_file()
     record = json.loads((folder / "reproduction.json").read_text())
     runs = _run_folders(tmp_path)
-    assert len(runs) == 4  # two experiments x two seeds; the LIF rows share their runs
+    # two experiments x two seeds (the LIF rows share their runs), then the study's runs: one
+    # seed x two settings x two points, the reference at beta 0.8 being the LIF rows' seed 0
+    assert len(runs) == 4 + 3
+    lif = [Path(path) for path in record["runs"][f"cartpole-snn-es {dict(sorted(SMALL.items()))}"]]
     test, best = record["rows"][2]["values"], record["rows"][3]["values"]
-    results = [json.loads((run / "results.json").read_text()) for run in runs[2:]]
+    results = [json.loads((run / "results.json").read_text()) for run in lif]
     assert test == [r["eval"]["mean_return"] for r in results]
     assert best == [r["train"]["best_score"] for r in results]
+    study = record["studies"][0]["settings"]
+    assert study["reference"]["points"] == [{"net.beta": "0.8"}, {"net.beta": "0.9"}]
+    assert study["reference"]["values"][0] == [test[0]]
+    assert "## Robustness: LIF network over its membrane decay" in table
+    assert "| high threshold | net.threshold=2.0 |" in table
+    for setting in ("reference", "high-threshold"):
+        assert (folder / f"robustness_{setting}_sensitivity_net.beta.png").is_file()
 
     code, _, err = cli("reproduce", "tiny2024", "--out", tmp_path, "--quiet")
     assert code == 0, err
@@ -87,12 +109,12 @@ def test_bad_input_is_one_line_and_overwrites_nothing(tiny, cli, tmp_path, monke
 
 
 def test_every_reproduction_row_resolves_and_its_config_is_json_data():
-    """Each registered paper's rows resolve (names, keys, quick budgets) and their configs,
-    sections in tuples included (STDP-RL's stages, the network's projections), become the
-    JSON data that reproduction.json keeps and compares."""
+    """Each registered paper's rows and studies resolve (names, keys, quick budgets); the
+    rows' configs, sections in tuples included (STDP-RL's stages, the network's projections),
+    become the JSON data that reproduction.json keeps and compares."""
     from neurorl.config import flatten
     from neurorl.experiments.registry import get_experiment
-    from neurorl.experiments.reproduce import _plain, _settings
+    from neurorl.experiments.reproduce import _plain, _settings, _study_requests
     from neurorl.experiments.runner import resolve_config
 
     for paper in ("hasegan2022", "akl2023"):
@@ -101,3 +123,8 @@ def test_every_reproduction_row_resolves_and_its_config_is_json_data():
                 config = resolve_config(get_experiment(row.experiment), _settings(row, quick))
                 plain = _plain(flatten(config))
                 assert json.loads(json.dumps(plain)) == plain
+        for study in REPRODUCTIONS[paper].studies:
+            for quick in (False, True):
+                for _, point, requests in _study_requests(study, quick, 1):
+                    config = resolve_config(get_experiment(study.experiment), requests[0].overrides)
+                    assert all(str(flatten(config)[key]) == value for key, value in point.items())

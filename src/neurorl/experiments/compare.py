@@ -15,7 +15,6 @@ from neurorl.analysis.plots import load_metrics, plot_comparison
 from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest, train_on_ray
 from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
-from neurorl.experiments.common import EvalConfig
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import (
     create_run,
@@ -46,13 +45,21 @@ def finished_runs(
     """A run folder per request: a finished run under ``out`` with exactly the request's
     resolved config if there is one, else a new run, trained on ``cluster`` or in this
     process: the seeds of one config together as one batch where the experiment has one
-    (``runner.train_seeds``), other runs one after another. Unless ``quiet``, each label is
-    announced on stderr with "training" or "reusing"."""
+    (``runner.train_seeds``), other runs one after another; requests with the same resolved
+    config share one run. Unless ``quiet``, each label is announced on stderr with "training"
+    or "reusing"."""
     paths: list[Path | None] = []
     batches: dict[str, list[int]] = {}  # runs to train in this process, by config but seed
+    first: dict[str, int] = {}  # each distinct (experiment, config): its first request
+    copies: dict[int, int] = {}  # a request whose run is an earlier request's: that index
     for index, request in enumerate(requests):
         experiment = get_experiment(request.name)
         config = resolve_config(experiment, request.overrides)
+        earlier = first.setdefault(repr((request.name, config)), index)
+        if earlier != index:
+            copies[index] = earlier
+            paths.append(None)
+            continue
         paths.append(find_finished_run(out, request.name, config))
         if not quiet:
             print(
@@ -68,11 +75,13 @@ def finished_runs(
         trained = train_seeds(runs, quiet) if len(runs) > 1 else [train(runs[0], quiet)]
         for index, path in zip(indices, trained, strict=True):
             paths[index] = path
-    todo = [index for index, path in enumerate(paths) if path is None]
+    todo = [i for i, path in enumerate(paths) if path is None and i not in copies]
     if todo:
         trained = train_on_ray([requests[index] for index in todo], out, cluster, quiet)
         for index, path in zip(todo, trained, strict=True):
             paths[index] = path
+    for index, earlier in copies.items():
+        paths[index] = paths[earlier]
     return [path for path in paths if path is not None]
 
 
@@ -118,7 +127,7 @@ def compare(
     folder.mkdir(parents=True, exist_ok=True)
     rows = {name: returns_by_seed(paths) for name, paths in runs.items()}
     first = open_run(next(iter(runs.values()))[0])
-    rows.update(baselines(runs, first.config.env_id, first.config.eval))
+    rows.update(baselines(runs, first.config))
     lines = [
         f"# Comparison over seeds 0..{seeds - 1}",
         "",
@@ -161,11 +170,13 @@ def returns_by_seed(paths: list[Path]) -> dict[str, Any]:
     }
 
 
-def baselines(runs: dict[str, list[Path]], env_id: str, protocol: EvalConfig) -> dict[str, dict]:
+def baselines(runs: dict[str, list[Path]], config: Any) -> dict[str, dict]:
     """The untrained policy of every run (one row per experiment, or one row for experiments
     whose untrained policies perform identically, e.g. two learning rules on one network) and
-    a uniformly random policy, on the same test ``protocol`` (episodes, env_seed)."""
-    episodes, env_seed = protocol.episodes, protocol.env_seed
+    a uniformly random policy, on ``config``'s test (env, episodes, env seed and the time
+    limit of experiments that replace the env's own)."""
+    episodes, env_seed = config.eval.episodes, config.eval.env_seed
+    limit = getattr(config, "max_episode_steps", None)
     untrained: dict[tuple[float, ...], list[str]] = {}
     for name, paths in runs.items():
         means = []
@@ -179,6 +190,9 @@ def baselines(runs: dict[str, list[Path]], env_id: str, protocol: EvalConfig) ->
         f"untrained ({', '.join(names)})": {"means": np.array(means), "score": "-", "steps": "0"}
         for means, names in untrained.items()
     }
-    random = [random_policy_returns(env_id, episodes, env_seed, s).mean() for s in range(seeds)]
+    random = [
+        random_policy_returns(config.env_id, episodes, env_seed, s, limit).mean()
+        for s in range(seeds)
+    ]
     rows["random policy"] = {"means": np.array(random), "score": "-", "steps": "0"}
     return rows

@@ -9,6 +9,11 @@ commit, the machine), ``reproduction.json`` (the same numbers and every run's co
 ``reproduction.png``. ``--quick`` runs fewer seeds on shorter budgets, labelled as such: a
 smoke test of the pipeline, not the paper's protocol.
 
+A paper's robustness claims are ``Study`` entries: an experiment trained at every point of a
+config grid (e.g. Akl 2023's current decay x voltage decay) under each of several settings
+(the paper's network and each remedy it claims), reported per setting as the spread of the
+test return over the grid, with a heat map per setting (``robustness_<setting>.png``).
+
 Measures: ``test`` (the kept policy's test mean: 100 episodes from env seed 42),
 ``best_score`` (the best training score, e.g. STDP-RL's best 100-episode training average),
 ``untrained`` (the run's initial policy on the test) and ``random`` (uniform actions on it).
@@ -17,7 +22,9 @@ Measures: ``test`` (the kept policy's test mean: 100 episodes from env seed 42),
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,9 +37,10 @@ from neurorl.config import flatten
 from neurorl.distributed.ray_runs import IN_PROCESS, Cluster, RunRequest
 from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text, write_json
-from neurorl.experiments.compare import finished_runs
+from neurorl.experiments.compare import finished_runs, returns_by_seed
 from neurorl.experiments.registry import get_experiment, look_up
 from neurorl.experiments.runner import resolve_config
+from neurorl.experiments.sweep import point_label, write_plots
 from neurorl.learn.rollout import random_policy_returns
 from neurorl.provenance import commit, machine
 
@@ -50,6 +58,29 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Study:
+    """``experiment`` at every point of ``grid`` (keys -> values, cartesian product) under each
+    of ``settings`` (name -> overrides; the first is the reference), seeds ``0..seeds-1`` per
+    point; ``paper`` states the claim the spread over the grid tests."""
+
+    label: str
+    experiment: str
+    grid: Mapping[str, tuple[str, ...]]
+    settings: Mapping[str, Mapping[str, str]]
+    paper: str
+    seeds: int
+    quick_grid: Mapping[str, tuple[str, ...]]  # under --quick, with ``quick`` and one seed
+    overrides: Mapping[str, str] = field(default_factory=dict)  # at every point
+    quick: Mapping[str, str] = field(default_factory=dict)  # more overrides under --quick
+
+    def points(self, quick: bool) -> list[dict[str, str]]:
+        grid = self.quick_grid if quick else self.grid
+        return [
+            dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())
+        ]
+
+
+@dataclass(frozen=True)
 class Reproduction:
     title: str
     protocol: str  # how the paper measures, in one or two sentences
@@ -57,6 +88,7 @@ class Reproduction:
     seeds: int  # the paper's number of seeds
     quick_seeds: int = 2
     left_out: str = ""  # what of the paper this command does not run (yet)
+    studies: tuple[Study, ...] = ()
 
 
 # The first stage of the paper's STDP-RL schedule, 4,000 env steps instead of 10,000, eager.
@@ -157,8 +189,28 @@ REPRODUCTIONS: dict[str, Reproduction] = {
                 quick={"train.total_steps": "4000"},
             ),
         ),
-        left_out="the robustness study (`neurorl sweep`, docs/akl2023/README.md) and MuJoCo TD3 "
-        "(`benchmarks/deep_rl.py --mujoco`)",
+        left_out="MuJoCo TD3 (`benchmarks/deep_rl.py --mujoco`)",
+        studies=(
+            Study(
+                "CartPole SNN-DQN over current decay x voltage decay (threshold 0.2)",
+                "cartpole-snn-dqn",
+                grid={
+                    "net.current_decay": ("0.2", "0.5", "0.8"),
+                    "net.voltage_decay": ("0.2", "0.5", "0.8"),
+                },
+                settings={
+                    "paper": {"net.encoding": "constant"},
+                    "T8": {"net.encoding": "constant", "net.steps": "8"},
+                    "two-neuron": {"net.encoding": "two_neuron"},
+                    "randomised": {"net.encoding": "constant", "net.randomise": "normal"},
+                },
+                paper="sensitive to the decays and the threshold; a longer T, two-neuron "
+                "input and per-neuron randomised membranes make it less so",
+                seeds=3,
+                quick_grid={"net.current_decay": ("0.2", "0.8"), "net.voltage_decay": ("0.5",)},
+                quick={"train.total_steps": "3000"},
+            ),
+        ),
     ),
 }
 
@@ -181,43 +233,64 @@ def reproduce(
     cluster: Cluster = IN_PROCESS,
     command: str = "",
 ) -> Path:
-    """Train or reuse the runs of paper ``name``; write its folder (module docstring)."""
+    """Train or reuse the runs of paper ``name``; write its folder (module docstring).
+    ``seeds`` (default: the paper's) applies to every row and every study's grid point."""
     paper = get_reproduction(name)
-    seeds = (paper.quick_seeds if quick else paper.seeds) if seeds is None else seeds
-    if seeds < 1:
+    if seeds is not None and seeds < 1:
         raise NeurorlError(f"--seeds must be >= 1, got {seeds}")
+    row_seeds = (paper.quick_seeds if quick else paper.seeds) if seeds is None else seeds
     folder = out / "reproduce" / f"{name}{'-quick' if quick else ''}"
-    configs = {
-        f"{row.experiment} seed {seed}": _plain(
-            flatten(
-                resolve_config(
-                    get_experiment(row.experiment), {**_settings(row, quick), "seed": seed}
-                )
-            )
-        )
-        for row in paper.rows
-        for seed in range(seeds)
-    }
-    _check_folder(folder, configs)
-    trained = {}  # (experiment, settings) -> run folders by seed, each trained once
+    trained = {}  # (experiment, settings) -> run requests by seed, each trained once
     keys = [(row.experiment, tuple(sorted(_settings(row, quick).items()))) for row in paper.rows]
     for row, key in zip(paper.rows, keys, strict=True):
         if row.measure in ("test", "best_score") and key not in trained:
             trained[key] = [
                 RunRequest(row.experiment, {**dict(key[1]), "seed": str(s)}, f"{row.label} {s}")
-                for s in range(seeds)
+                for s in range(row_seeds)
             ]
+    study_seeds = [
+        (1 if quick else study.seeds) if seeds is None else seeds for study in paper.studies
+    ]
+    grids = [
+        _study_requests(study, quick, n)
+        for study, n in zip(paper.studies, study_seeds, strict=True)
+    ]
     requests = [request for group in trained.values() for request in group]
+    requests += [r for grid in grids for _, _, group in grid for r in group]
+    configs = {
+        f"{row.experiment} seed {seed}": _run_config(
+            row.experiment, {**_settings(row, quick), "seed": seed}
+        )
+        for row in paper.rows
+        for seed in range(row_seeds)
+    }
+    configs |= {request.label: _run_config(request.name, request.overrides) for request in requests}
+    _check_folder(folder, configs)
     paths = iter(finished_runs(requests, out, quiet, cluster))
     runs = {key: [next(paths) for _ in group] for key, group in trained.items()}
-    values = []
-    for row, key in zip(paper.rows, keys, strict=True):
-        values.append(_values(row, runs.get(key, []), dict(key[1]), seeds))
+    values = [
+        _values(row, runs.get(key, []), dict(key[1]), row_seeds)
+        for row, key in zip(paper.rows, keys, strict=True)
+    ]
+    studies = []
+    for study, grid, n in zip(paper.studies, grids, study_seeds, strict=True):
+        settings: dict[str, dict[str, Any]] = {}
+        for setting, point, group in grid:
+            entry = settings.setdefault(
+                setting, {"overrides": dict(study.settings[setting]), "points": [], "values": []}
+            )
+            group_paths = [next(paths) for _ in group]
+            entry["points"].append(point)
+            entry["values"].append(returns_by_seed(group_paths)["means"].tolist())
+            runs[(study.experiment, (("setting", setting), *point.items()))] = group_paths
+        studies.append(
+            {**dataclasses.asdict(study), "seeds": n, "settings": settings, "quick": quick}
+        )
     folder.mkdir(parents=True, exist_ok=True)
     record = {
         "paper": name,
         "quick": quick,
-        "seeds": seeds,
+        "seeds": row_seeds,
         "command": command,
         "commit": commit(),
         "machine": machine(),
@@ -226,13 +299,43 @@ def reproduce(
             {**dataclasses.asdict(row), "values": v}
             for row, v in zip(paper.rows, values, strict=True)
         ],
+        "studies": studies,
         "runs": {f"{k[0]} {dict(k[1])}": [str(p) for p in v] for k, v in runs.items()},
         "configs": configs,
     }
     write_json(folder / "reproduction.json", record)
     atomic_write_text(folder / "reproduction.md", _table(paper, record))
     _plot(paper, values, folder / "reproduction.png")
+    for study in studies:
+        _plot_study(study, quick, folder)
     return folder
+
+
+def _study_requests(
+    study: Study, quick: bool, seeds: int
+) -> list[tuple[str, dict[str, str], list[RunRequest]]]:
+    """(setting, grid point, a request per seed) for every setting and point of ``study``."""
+    budget = {**study.overrides, **(study.quick if quick else {})}
+    return [
+        (
+            setting,
+            point,
+            [
+                RunRequest(
+                    study.experiment,
+                    {**budget, **overrides, **point, "seed": str(s)},
+                    f"{study.experiment} [{setting}] {point_label(point)} seed {s}",
+                )
+                for s in range(seeds)
+            ],
+        )
+        for setting, overrides in study.settings.items()
+        for point in study.points(quick)
+    ]
+
+
+def _run_config(experiment: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    return _plain(flatten(resolve_config(get_experiment(experiment), dict(overrides))))
 
 
 def _plain(config: dict[str, Any]) -> dict[str, Any]:
@@ -260,8 +363,9 @@ def _values(row: Row, paths: list[Path], settings: dict[str, str], seeds: int) -
         config = resolve_config(experiment, {**settings, "seed": seed})
         protocol = config.eval
         if row.measure == "random":
+            limit = getattr(config, "max_episode_steps", None)
             returns = random_policy_returns(
-                config.env_id, protocol.episodes, protocol.env_seed, seed
+                config.env_id, protocol.episodes, protocol.env_seed, seed, limit
             )
         else:
             trainer = experiment.make_trainer(config)
@@ -315,6 +419,8 @@ def _table(paper: Reproduction, record: dict) -> str:
             f"{spread} ({len(v)} seeds) | {per_seed} |"
         )
     lines += [""]
+    for study in record["studies"]:
+        lines += _study_table(study)
     if paper.left_out:
         lines += [f"Not run by this command: {paper.left_out}.", ""]
     lines += [
@@ -326,6 +432,46 @@ def _table(paper: Reproduction, record: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _study_table(study: dict[str, Any]) -> list[str]:
+    """Per setting: the test return's mean, spread and range over the grid points (each point
+    the mean over seeds), then every point's value."""
+    grid = study["quick_grid"] if study["quick"] else study["grid"]
+    size = " x ".join(str(len(values)) for values in grid.values())
+    lines = [
+        f"## Robustness: {study['label']}",
+        "",
+        f"The paper: {study['paper']}. Grid: {', '.join(grid)} ({size} points), "
+        f"{study['seeds']} seed(s) per point, each point's value the mean of its seeds' test "
+        "returns; a setting is robust where its spread over the grid is small.",
+        "",
+        "| setting | overrides | mean over the grid | std | min | max | per point |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setting, entry in study["settings"].items():
+        means = np.array(entry["values"]).mean(1)
+        overrides = ", ".join(f"{k}={v}" for k, v in entry["overrides"].items())
+        per_point = "; ".join(
+            f"{'/'.join(point.values())}: {m:.1f}"
+            for point, m in zip(entry["points"], means, strict=True)
+        )
+        lines.append(
+            f"| {setting} | {overrides} | {means.mean():.1f} | {means.std():.1f} | "
+            f"{means.min():.1f} | {means.max():.1f} | {per_point} |"
+        )
+    files = ", ".join(f"`robustness_{_slug(setting)}_*.png`" for setting in study["settings"])
+    return [*lines, "", f"Heat maps per setting: {files}.", ""]
+
+
+def _plot_study(study: dict[str, Any], quick: bool, folder: Path) -> None:
+    grid = study["quick_grid"] if quick else study["grid"]
+    for setting, entry in study["settings"].items():
+        write_plots(folder, grid, np.array(entry["values"]), prefix=f"robustness_{_slug(setting)}_")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
 def _plot(paper: Reproduction, values: list[list[float]], path: Path) -> None:

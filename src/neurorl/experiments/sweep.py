@@ -67,7 +67,7 @@ def _split_values(raw: str) -> list[str]:
     return [*values, raw[start:].strip()]
 
 
-def _label(point: dict[str, str]) -> str:
+def point_label(point: dict[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in point.items())
 
 
@@ -91,7 +91,7 @@ def resolve_points(
         try:
             points.append((point, resolve_config(experiment, {**overrides, **point})))
         except ConfigError as error:
-            raise ConfigError(f"--grid point {_label(point)}: {error}") from None
+            raise ConfigError(f"--grid point {point_label(point)}: {error}") from None
     return points
 
 
@@ -113,7 +113,7 @@ def sweep(
         RunRequest(
             name,
             {**overrides, **point, "seed": str(seed)},
-            f"[{index}/{len(points)}] {_label(point)} seed {seed}",
+            f"[{index}/{len(points)}] {point_label(point)} seed {seed}",
         )
         for index, (point, _) in enumerate(points, 1)
         for seed in range(seeds)
@@ -123,7 +123,7 @@ def sweep(
     folder = _new_folder(out / "sweep", name)
     means = np.stack([returns_by_seed(paths)["means"] for paths in runs])  # (points, seeds)
     _write_tables(folder, name, points, means, runs, overrides)
-    _write_plots(folder, grids, means)
+    write_plots(folder, grids, means)
     return folder
 
 
@@ -174,7 +174,7 @@ def _write_tables(
         "Runs:",
     ]
     for (point, _), paths in zip(points, runs, strict=True):
-        lines += [f"- {_label(point)}:", *(f"  - {path}" for path in paths)]
+        lines += [f"- {point_label(point)}:", *(f"  - {path}" for path in paths)]
     atomic_write_text(folder / "sweep.md", "\n".join([*lines, ""]))
     atomic_write_text(folder / "sweep.csv", text.getvalue())
 
@@ -197,19 +197,24 @@ def _marginals(points: list[tuple[dict[str, str], Any]], means: np.ndarray) -> l
     return lines
 
 
-def _write_plots(folder: Path, grids: dict[str, list[str]], means: np.ndarray) -> None:
-    """Heat maps of every pair of keys; for a single key, its sensitivity plot."""
+def write_plots(
+    folder: Path, grids: dict[str, list[str]], means: np.ndarray, prefix: str = ""
+) -> None:
+    """Heat maps of every pair of keys; for a single key, its sensitivity plot; file names
+    start with ``prefix``. ``means``: (points in ``grids``' cartesian order, seeds)."""
     keys = list(grids)
     cube = means.reshape(*(len(values) for values in grids.values()), means.shape[1])
     if len(keys) == 1:
-        plot_sensitivity(keys[0], grids[keys[0]], cube, folder / f"sensitivity_{keys[0]}.png")
+        plot_sensitivity(
+            keys[0], grids[keys[0]], cube, folder / f"{prefix}sensitivity_{keys[0]}.png"
+        )
     for a, b in itertools.combinations(range(len(keys)), 2):
         others = tuple(axis for axis in range(cube.ndim) if axis not in (a, b))
         plot_heatmap(
             cube.mean(axis=others),
             (keys[a], grids[keys[a]]),
             (keys[b], grids[keys[b]]),
-            folder / f"heatmap_{keys[a]}_{keys[b]}.png",
+            folder / f"{prefix}heatmap_{keys[a]}_{keys[b]}.png",
             seeds=means.shape[1],
             averaged=[keys[axis] for axis in others if axis < len(keys)],
         )

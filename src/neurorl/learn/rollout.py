@@ -174,12 +174,17 @@ PolicyFunction = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
 
 @torch.no_grad()
 def play_episodes(
-    env_id: str, policy: PolicyFunction, episodes: int, seed: int
+    env_id: str,
+    policy: PolicyFunction,
+    episodes: int,
+    seed: int,
+    max_episode_steps: int | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Returns ``[episodes]`` of ``policy(obs [E, obs_dim]) -> (actions [E, ...], costs per
-    sample)`` on a vector env reset with ``seed`` (each env's first episode),
-    and each cost's mean per decision as ``{name}_per_decision``."""
-    env = make_vector_env(env_id, episodes)
+    sample)`` on a vector env reset with ``seed`` (each env's first episode; its time limit
+    ``max_episode_steps`` where given), and each cost's mean per decision as
+    ``{name}_per_decision``."""
+    env = make_vector_env(env_id, episodes, max_episode_steps)
     try:
         obs, _ = env.reset(seed=seed)
         returns = np.zeros(episodes)
@@ -200,13 +205,16 @@ def play_episodes(
     return returns, {f"{key}_per_decision": total / decisions for key, total in costs.items()}
 
 
-def random_policy_returns(env_id: str, episodes: int, env_seed: int, seed: int) -> np.ndarray:
+def random_policy_returns(
+    env_id: str, episodes: int, env_seed: int, seed: int, max_episode_steps: int | None = None
+) -> np.ndarray:
     """Test returns ``[episodes]`` of uniformly random actions from the test's initial states
-    (drawn from ``env_seed``: the evaluation protocol's baseline); ``seed`` draws the actions."""
+    (drawn from ``env_seed``: the evaluation protocol's baseline, under the experiment's time
+    limit ``max_episode_steps`` where it sets one); ``seed`` draws the actions."""
     _, space = env_spaces(env_id)
     space.seed(seed)
 
     def uniform(obs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         return torch.as_tensor(np.stack([space.sample() for _ in obs])), {}
 
-    return play_episodes(env_id, uniform, episodes, env_seed)[0]
+    return play_episodes(env_id, uniform, episodes, env_seed, max_episode_steps)[0]
