@@ -1,6 +1,7 @@
 """The neuromodulated spiking actor-critic on the non-stationary CartPole (``cartpole-neuromod``,
-Lee 2024's spiking extension): the batched world against the Gymnasium wrapper, ACh and NA
-on the update and the noise, the re-adaptation count, learning, resume and bad input."""
+Lee 2024's spiking extension): the batched world against the Gymnasium wrapper, ACh's gain on
+the update and NA on the noise, the gain rising after a change, rows independent of their
+batch, the re-adaptation count, learning, resume and bad input."""
 
 import json
 import subprocess
@@ -26,7 +27,7 @@ from neurorl.experiments.neuromod_cartpole import (
     start_states,
 )
 from neurorl.learn import neuromod_actor_critic as ac
-from neurorl.neuromod import Moments
+from neurorl.neuromod import Moments, relative_gain
 
 TINY = [
     "--set", "world.max_episode_steps=40",
@@ -62,44 +63,93 @@ def test_batched_world_moves_as_the_gymnasium_wrapper(parameter, value):
     np.testing.assert_array_equal(start_states(np.array([8]), 3)[:, 0], start[:, 1])
 
 
-def params(modulated: list[bool], rate=0.5, temperature=0.2, gain=1.0) -> ac.ActorCriticParams:
+def params(
+    modulated: list[bool], rate=0.5, temperature=0.2, gain=1.0, gain_max=4.0, power=1.0
+) -> ac.ActorCriticParams:
     rows = len(modulated)
     return ac.ActorCriticParams(
         rate=torch.full((rows,), rate),
         critic_scale=torch.ones(rows),
         temperature=torch.full((rows,), temperature),
         noise_gain=torch.full((rows,), gain),
+        gain_max=np.full(rows, gain_max),
+        power=torch.full((rows,), power),
         modulated=torch.tensor(modulated),
         slow=np.full(rows, 1e-3),
+        baseline=np.full(rows, 1e-3),
     )
 
 
-def test_acetylcholine_scales_the_update_and_noradrenaline_the_noise():
-    state = ac.initial_state(2, 2, 3)
-    recent, expected = 0.3, 0.1  # E and A: ACh = 0.75
+def test_relative_gain_is_the_ratio_clipped_both_ways():
+    gain = relative_gain(np.array([0.6, 0.9, 0.01, 0.3]), np.array([0.3, 0.1, 0.5, 0.3]), 4.0)
+    np.testing.assert_allclose(gain, [2.0, 4.0, 0.25, 1.0])
+
+
+def test_acetylcholine_gain_scales_the_update_and_noradrenaline_the_noise():
+    state = ac.initial_state(3, 2, 3)
+    recent, expected = 0.3, 0.1  # E and A: ACh u = 0.75, against its running mean 0.5: g 1.5
     state = state._replace(
-        fast=Moments(np.zeros(2), np.full(2, recent)),
-        slow=Moments(np.zeros(2), np.full(2, expected)),
+        fast=Moments(np.zeros(3), np.full(3, recent)),
+        slow=Moments(np.zeros(3), np.full(3, expected)),
     )
-    p = params([True, False])
+    p = params([True, True, False])._replace(power=torch.tensor([1.0, -1.0, 1.0]))
     rate, temperature = ac.modulation(state, p)
-    assert rate.tolist() == pytest.approx([0.5 * 0.75, 0.5])
-    assert temperature.tolist() == pytest.approx([0.2 + 1.0 * 0.75, 0.2])
-    phi = torch.tensor([[1.0, 0.5, -0.5]] * 2)
-    share = torch.tensor([[0.4, 0.6]] * 2)
-    chosen = torch.tensor([0, 0])
-    failure = torch.ones(2)
+    assert rate.tolist() == pytest.approx([0.5 * 1.5, 0.5 / 1.5, 0.5])
+    assert temperature.tolist() == pytest.approx([0.2 + 1.0 * 0.5, 0.2 + 1.0 * 0.5, 0.2])
+    phi = torch.tensor([[1.0, 0.5, -0.5]] * 3)
+    share = torch.tensor([[0.4, 0.6]] * 3)
+    chosen = torch.tensor([0, 0, 0])
+    failure = torch.ones(3)
     delta, after = ac.learn(
-        phi, phi, -failure, failure, torch.ones(2), chosen, share, state, p, rate
+        phi, phi, -failure, failure, torch.ones(3), chosen, share, state, p, rate
     )
-    assert delta.tolist() == [-1.0, -1.0]  # V = 0: the failure's -1 is all surprise
+    assert delta.tolist() == [-1.0, -1.0, -1.0]  # V = 0: the failure's -1 is all surprise
     change = after.actor - state.actor
     # the chosen action loses preference by rate * delta * (1 - its share) * phi
-    np.testing.assert_allclose(change[1, 0], -0.5 * 0.6 * phi[0], rtol=1e-6)
-    np.testing.assert_allclose(change[0], 0.75 * change[1], rtol=1e-6)
-    np.testing.assert_allclose(after.critic[0], 0.75 * after.critic[1], rtol=1e-6)
-    # the moments read dopamine: the surprise raises E faster than A, so ACh rises
-    assert ac.acetylcholine_of(after)[0] > 0.75
+    np.testing.assert_allclose(change[2, 0], -0.5 * 0.6 * phi[0], rtol=1e-6)
+    np.testing.assert_allclose(change[0], 1.5 * change[2], rtol=1e-6)
+    np.testing.assert_allclose(after.critic[1], after.critic[2] / 1.5, rtol=1e-6)
+    # the moments read dopamine: the surprise raises E faster than A, so ACh rises, and its
+    # running mean follows it at rate baseline
+    ach = ac.acetylcholine_of(after)
+    assert (ach > 0.75).all()
+    np.testing.assert_allclose(after.ach_mean, 0.5 + 1e-3 * (ach - 0.5))
+
+
+def test_acetylcholine_raises_plasticity_above_the_base_rate_after_a_switch():
+    """Dopamine's errors small (+-0.1) for 3,000 steps, then large (+-1): the modulated rate
+    sits near the base while the world is as expected and rises above it (and above the
+    unmodulated row's) right after the change; NA's noise rises with it; power -1 turns the
+    plasticity down instead."""
+    p = params([True, True, False], rate=0.5, temperature=0.1, gain=0.2)._replace(
+        power=torch.tensor([1.0, -1.0, 1.0])
+    )
+    state = ac.initial_state(3, 2, 1)
+    zero, live = torch.zeros(3, 1), torch.ones(3)
+    share, chosen = torch.full((3, 2), 0.5), torch.zeros(3, dtype=torch.long)
+
+    def feed(size: float, steps: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        nonlocal state
+        rates, temperatures = [], []
+        for t in range(steps):  # features 0: V stays 0 and delta is the reward
+            rate, temperature = ac.modulation(state, p)
+            rates.append(rate)
+            temperatures.append(temperature)
+            reward = torch.full((3,), size * (-1) ** t)
+            _, state = ac.learn(zero, zero, reward, zero[:, 0], live, chosen, share, state, p, rate)
+        return rates, temperatures
+
+    feed(0.1, 3000)
+    stable_rate, stable_temperature = ac.modulation(state, p)
+    # errors as expected: u near its running mean, g near 1
+    assert stable_rate[0].item() == pytest.approx(0.5, abs=0.05)
+    assert stable_temperature[0] == pytest.approx(0.1)  # NA at rest
+    rates, temperatures = feed(1.0, 50)
+    peak = torch.stack(rates).max(0).values
+    assert peak[0] > 1.5 * 0.5 and peak[0] > 1.5 * peak[2]  # ACh raises plasticity
+    assert torch.stack(rates).min(0).values[1] < 0.5 / 1.5  # power -1: turned down
+    assert torch.stack(temperatures).max(0).values[0] > 0.1 + 0.2 * 0.5  # NA: more noise
+    assert all(r[2] == pytest.approx(0.5) for r in rates)  # unmodulated: fixed
 
 
 def test_an_unmodulated_agent_keeps_its_rate_and_noise_whatever_its_errors():
@@ -111,8 +161,40 @@ def test_an_unmodulated_agent_keeps_its_rate_and_noise_whatever_its_errors():
         assert rate.tolist() == pytest.approx([0.3]) and temperature.tolist() == pytest.approx(
             [0.4]
         )
-    # a fresh modulated agent starts uncertain: ACh 1
-    assert ac.acetylcholine_of(ac.initial_state(1, 2, 3)).tolist() == pytest.approx([1.0])
+    # a fresh agent starts uncertain: ACh 1 against its running mean 1/2, gain 2
+    fresh = ac.initial_state(1, 2, 3)
+    assert ac.acetylcholine_of(fresh).tolist() == pytest.approx([1.0])
+    assert ac.gain_of(fresh, params([True])).tolist() == pytest.approx([2.0])
+
+
+def hyper_of(rows: int, **values: float) -> dict[str, np.ndarray]:
+    base = {
+        "rate": 0.5,
+        "temperature": 0.025,
+        "noise_gain": 0.025,
+        "gain_max": 2.0,
+        "power": 1.0,
+        "slow": 1e-3,
+        "baseline": 1e-3,
+    }
+    return {key: np.full(rows, values.get(key, value)) for key, value in base.items()}
+
+
+def test_a_rows_numbers_do_not_depend_on_its_batch_mates():
+    config = NeuromodCartPoleConfig(
+        world=WorldConfig(episodes_per_block=3, blocks=2, max_episode_steps=60),
+        readapt=ReadaptConfig(window=2, level=50.0),
+    )
+    alone = play(config, np.array([7]), hyper_of(1), np.array([True]))
+    hyper = hyper_of(3)
+    hyper["rate"] = np.array([1.0, 0.5, 0.25])
+    hyper["power"] = np.array([-1.0, 1.0, 1.0])
+    batch = play(config, np.array([3, 7, 9]), hyper, np.array([False, True, True]))
+    for trace in ("returns", "acetylcholine", "rate", "temperature"):
+        np.testing.assert_array_equal(getattr(alone, trace)[:, 0], getattr(batch, trace)[:, 1])
+    # the batch mates did play otherwise (the comparison is not vacuous)
+    assert not np.array_equal(batch.rate[:, 0], batch.rate[:, 1])
+    assert not np.array_equal(batch.returns[:, 1], batch.returns[:, 2])
 
 
 def test_episodes_to_readapt_counts_to_the_first_window_at_the_level():
@@ -126,19 +208,13 @@ def test_episodes_to_readapt_counts_to_the_first_window_at_the_level():
 
 
 def test_both_agents_learn_cartpole_far_beyond_random():
-    """The tuned settings of the study (docs/lee2024/README.md), one stationary world."""
+    """Settings near the tuned ones (docs/lee2024/README.md), one stationary world."""
     config = NeuromodCartPoleConfig(
         world=WorldConfig(values=(0.5, 0.5), episodes_per_block=10, blocks=2, max_episode_steps=200)
     )
     seeds = np.array([0, 1, 2, 3] * 2)
     modulated = np.array([True] * 4 + [False] * 4)
-    hyper = {
-        "rate": np.where(modulated, 0.5, 0.5),
-        "temperature": np.where(modulated, 0.025, 0.025),
-        "noise_gain": np.where(modulated, 1.0, 0.0),
-        "slow": np.where(modulated, 1e-3, 1e-4),
-    }
-    run = play(config, seeds, hyper, modulated)
+    run = play(config, seeds, hyper_of(8), modulated)
     random_return = 22.0  # uniform random actions on CartPole-v1, ~22 steps
     late = run.returns[-5:]
     assert late[:, :4].mean() > 5 * random_return and late[:, 4:].mean() > 5 * random_return
@@ -152,7 +228,7 @@ def test_study_runs_through_the_cli_and_resumes_exactly(cli, tmp_path):
     assert code == 0, err
     run = next((tmp_path / "cartpole-neuromod").iterdir())
     results = json.loads((run / "results.json").read_text())["eval"]
-    assert results["test_seeds"] == [42, 43] and results["tuning_seeds"] == [100000, 100000]
+    assert results["test_seeds"] == [5000, 5001] and results["tuning_seeds"] == [100000, 100000]
     assert (
         results["switches_modulated"] == 2 and (run / "plots" / "switches.png").stat().st_size > 0
     )
@@ -187,7 +263,7 @@ def test_study_runs_through_the_cli_and_resumes_exactly(cli, tmp_path):
         ("world.values=[0.5, -1]", "world.values must be 2 or more positive values"),
         ("world.parameter=mass", "expects one of 'length', 'gravity', got 'mass'"),
         ("readapt.window=40", "readapt.window (40) must fit in a block"),
-        ("tuning.first_seed=50", "must be disjoint"),
+        ("tuning.first_seed=4998", "must be disjoint"),
         ("agent.fast=0", "agent.fast must be in (0, 1], got 0"),
         ("agent.scales=[1, 1, 0, 1]", "agent.scales must be 4 positive values"),
     ],

@@ -70,16 +70,19 @@ def stochastic_step(
     state: StochasticState | None,
     params: StochasticParameters,
     generator: torch.Generator | None = None,
+    uniforms: Tensor | None = None,
 ) -> tuple[Tensor, StochasticState]:
     """One step: ``(input, state, params) -> (spikes, new state)``; state None = rest (v = 0).
 
-    The uniform draws come from ``generator`` (torch's global one if None), one per element.
+    The uniform draws, one per element, are ``uniforms`` where given (e.g. drawn per row from
+    streams of their own), else drawn from ``generator`` (torch's global one if None).
     """
     v_prev = torch.zeros_like(x) if state is None else state.v
     v = params.beta * v_prev + x
     p = spike_probability(v, params)
-    noise = torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device)
-    z = (noise < p).to(p.dtype)
+    if uniforms is None:
+        uniforms = torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device)
+    z = (uniforms < p).to(p.dtype)
     return z, StochasticState(apply_reset(v, z, params.threshold, params.reset, params.v_reset), p)
 
 

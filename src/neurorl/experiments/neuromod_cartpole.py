@@ -23,12 +23,13 @@ How the study maps to the trainer contract (as ``bandit-neuromod``'s):
   statistics (:func:`switch_summary`), per agent over every switch and over the switches to
   each value: the median and quartiles of episodes to re-adapt, the share never re-adapted,
   the return before and right after a switch (also where the agent was converged before).
-- ``plots(folder, params)``: return around switches and the ACh / NA traces.
+- ``plots(folder, params)``: return around switches and the ACh, plasticity and NA traces.
 
-Rows: a seed's initial states come from ``np.random.default_rng([seed, episode])`` (the same
-for both agents: common random numbers); the spike noise of a batch from
-``stream(seed, Streams.SPIKES, first seed of the batch, episode)``. Every row plays its own
-episode ``k`` in lockstep with the others (all rows are in the same block).
+Rows: a seed's initial states come from ``np.random.default_rng([seed, episode])`` and its
+spike noise from ``stream(config.seed, Streams.SPIKES, seed, episode)``, the same for every
+row of that seed (both agents, every combination of a grid: common random numbers) and
+whatever other rows share the batch. Every row plays its own episode ``k`` in lockstep with
+the others (all rows are in the same block).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from neurorl.envs.nonstationary import set_cartpole_physics
 from neurorl.experiments.common import EvalConfig, TuningTrainer
 from neurorl.experiments.registry import Experiment, register
 from neurorl.learn import neuromod_actor_critic as ac
-from neurorl.learn.critics import FourierCritic
+from neurorl.learn.critics import FourierCritic, scale_to_unit
 from neurorl.streams import stream
 
 AgentName = Literal["modulated", "unmodulated"]
@@ -59,7 +60,7 @@ START_SPREAD = 0.05  # CartPole's initial state: U(-0.05, 0.05) per dim
 
 
 class Streams(IntEnum):
-    SPIKES = 0  # a batch's spike noise, per episode
+    SPIKES = 0  # a seed's spike noise, per episode
 
 
 @dataclass(frozen=True)
@@ -71,23 +72,41 @@ class AgentSpec:
     description: str
 
 
+# Rows of both agents share every key: the unmodulated agent's modulators run (their traces
+# are plotted) but set nothing.
+SHARED = {"slow": 1e-3, "baseline": 1e-3}
 AGENTS: dict[AgentName, AgentSpec] = {
     "modulated": AgentSpec(
-        {"rate": 2.0, "temperature": 0.1, "noise_gain": 0.25, "slow": 1e-4},
         {
-            "rate": (0.125, 0.25, 0.5, 1.0),
-            "temperature": (0.025, 0.05),
-            "noise_gain": (0.25, 1.0),
-            "slow": (1e-4, 1e-3),
+            **SHARED,
+            "rate": 0.5,
+            "temperature": 0.025,
+            "noise_gain": 0.025,
+            "gain_max": 2.0,
+            "power": 1.0,
         },
-        "ACh = E / (E + A) scales the plasticity rate, NA adds action noise",
-    ),
-    # its modulators run (their traces are plotted) but set nothing
-    "unmodulated": AgentSpec(
-        {"rate": 0.5, "temperature": 0.2, "noise_gain": 0.0, "slow": 1e-4},
         {
-            "rate": (0.0625, 0.09, 0.125, 0.18, 0.25, 0.35, 0.5, 1.0),
-            "temperature": (0.025, 0.05, 0.1, 0.2),
+            "rate": (0.35, 0.5, 0.7, 1.0),
+            "power": (1.0, -1.0),
+            "noise_gain": (0.0, 0.025),
+            "gain_max": (2.0, 4.0),
+        },
+        "ACh's gain g = clip(u / u_bar, 1 / gain_max, gain_max) (u = E / (E + A), u_bar its "
+        "running mean) sets the plasticity rate x g^power; NA adds noise_gain x max(g - 1, 0) "
+        "to the action temperature",
+    ),
+    "unmodulated": AgentSpec(
+        {
+            **SHARED,
+            "rate": 0.5,
+            "temperature": 0.025,
+            "noise_gain": 0.0,
+            "gain_max": 2.0,
+            "power": 0.0,
+        },
+        {
+            "rate": (0.18, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0),
+            "temperature": (0.02, 0.025, 0.035, 0.05),
         },
         "the same network, fixed plasticity rate and action noise",
     ),
@@ -182,7 +201,7 @@ class NeuromodCartPoleConfig:
     tuning: TuningConfig = field(default_factory=TuningConfig)
     headline: AgentName = "modulated"  # whose returns evaluate gives
     # the test: both agents on eval.episodes seeds from eval.env_seed
-    eval: EvalConfig = field(default_factory=lambda: EvalConfig(episodes=20, env_seed=42))
+    eval: EvalConfig = field(default_factory=lambda: EvalConfig(episodes=20, env_seed=5000))
 
     def __post_init__(self) -> None:
         if self.headline not in AGENT_NAMES:
@@ -221,19 +240,32 @@ def start_states(seeds: np.ndarray, episode: int) -> np.ndarray:
 @dataclass
 class Run:
     """What a batch of rows did: per episode and row ``[episodes, R]``, the return, and the
-    mean ACh and action temperature over the episode's steps; the last state of every row
-    of the batch."""
+    mean ACh, plasticity rate and action temperature over the episode's steps; the last
+    state of every row of the batch."""
 
     returns: np.ndarray
     acetylcholine: np.ndarray
+    rate: np.ndarray
     temperature: np.ndarray
     state: ac.ActorCriticState
 
+    def rows(self, which: slice) -> Run:
+        """The rows ``which`` of every per-episode array (the state stays the batch's)."""
+        return Run(
+            self.returns[:, which],
+            self.acetylcholine[:, which],
+            self.rate[:, which],
+            self.temperature[:, which],
+            self.state,
+        )
+
 
 class Features:
-    """The Fourier features of :class:`neurorl.learn.critics.FourierCritic` (its shared weights
-    unused: each row here has its own) on the squashed observation ``tanh(obs / scales)``
-    (each dim in (-1, 1)), scaled by ``1 / sqrt(F)``."""
+    """The Fourier features ``cos(pi c . x)`` of :class:`neurorl.learn.critics.FourierCritic`
+    (its coefficients ``pi c``; its shared weights unused: each row here has its own) on the
+    squashed observation ``tanh(obs / scales)`` mapped to ``x`` in [0, 1] per dim, scaled by
+    ``1 / sqrt(F)``. The dot products are summed per row, not by a matrix product, so that a
+    row's features do not depend on how many rows the batch holds."""
 
     def __init__(self, config: AgentConfig) -> None:
         unit = torch.ones(len(config.scales))
@@ -243,13 +275,16 @@ class Features:
 
     def __call__(self, obs: np.ndarray) -> Tensor:
         squashed = torch.tanh(torch.as_tensor(obs, dtype=torch.float32) / self.scales)
-        return self.basis.features(squashed) / self.count**0.5
+        x = scale_to_unit(squashed, self.basis.low, self.basis.high)
+        products = (x[:, None, :] * self.basis.coefficients).sum(-1)
+        return torch.cos(products) / self.count**0.5
 
 
 def agent_params(
     config: NeuromodCartPoleConfig, hyper: dict[str, np.ndarray], modulated: np.ndarray
 ) -> ac.ActorCriticParams:
-    """Per-row parameters from per-row ``hyper`` (rate, temperature, noise_gain, slow)."""
+    """Per-row parameters from per-row ``hyper`` (rate, temperature, noise_gain, gain_max,
+    slow, baseline)."""
     a = config.agent
 
     def row(name: str) -> Tensor:
@@ -260,8 +295,11 @@ def agent_params(
         critic_scale=torch.full_like(row("rate"), a.critic_scale),
         temperature=row("temperature"),
         noise_gain=row("noise_gain"),
+        gain_max=np.asarray(hyper["gain_max"], dtype=np.float64),
+        power=row("power"),
         modulated=torch.as_tensor(modulated, dtype=torch.bool),
         slow=np.asarray(hyper["slow"], dtype=np.float64),
+        baseline=np.asarray(hyper["baseline"], dtype=np.float64),
         gamma=a.gamma,
         lam=a.lam,
         fast=a.fast,
@@ -276,16 +314,28 @@ def play(
     hyper: dict[str, np.ndarray],
     modulated: np.ndarray,
 ) -> Run:
-    """Rows ``R`` (env seed, hyper-parameters, modulated or not) through every block."""
+    """Rows ``R`` (env seed, hyper-parameters, modulated or not) through every block; row
+    ``r``'s numbers depend on its own seed and hyper-parameters only."""
     world, rows = config.world, len(seeds)
     features = Features(config.agent)
     params = agent_params(config, hyper, modulated)
     state = ac.initial_state(rows, 2, features.count)
     env = CartPoleVectorEnv(num_envs=rows, max_episode_steps=world.max_episode_steps)
     shape = (world.episodes, rows)
-    returns, ach, temperatures = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    returns, ach, rates, temperatures = (np.zeros(shape) for _ in range(4))
+    width = ac.noise_width(params, 2)
     for episode in range(world.episodes):
-        generator = stream(config.seed, Streams.SPIKES, int(seeds[0]), episode)
+        noise = torch.stack(
+            [
+                torch.rand(
+                    world.max_episode_steps,
+                    width,
+                    generator=stream(config.seed, Streams.SPIKES, int(seed), episode),
+                )
+                for seed in seeds
+            ],
+            dim=1,
+        )  # [steps, R, width]: each row its seed's own stream
         set_cartpole_physics(env, world.parameter, world.value(episode))
         env.reset(seed=episode)
         env.state = start_states(seeds, episode)
@@ -294,9 +344,10 @@ def play(
         alive = np.ones(rows, dtype=bool)
         steps = np.zeros(rows)
         phi = features(obs)
+        t = 0
         while alive.any():
             rate, temperature = ac.modulation(state, params)
-            chosen, share = ac.act(phi, state, params, temperature, generator)
+            chosen, share = ac.act(phi, state, params, temperature, noise[t])
             obs, reward, terminated, truncated, _ = env.step(chosen.numpy())
             next_phi = features(obs)
             live = torch.as_tensor(alive, dtype=torch.float32)
@@ -304,16 +355,17 @@ def play(
             _, state = ac.learn(
                 phi, next_phi, -failure, failure, live, chosen, share, state, params, rate
             )
-            ach[episode] += alive * ac.acetylcholine_of(state).numpy()
+            ach[episode] += alive * ac.acetylcholine_of(state)
+            rates[episode] += alive * rate.numpy()
             temperatures[episode] += alive * temperature.numpy()
             returns[episode] += alive * reward
             steps += alive
             alive &= ~(terminated | truncated)
-            phi = next_phi
-        ach[episode] /= steps
-        temperatures[episode] /= steps
+            phi, t = next_phi, t + 1
+        for trace in (ach, rates, temperatures):
+            trace[episode] /= steps
     env.close()
-    return Run(returns, ach, temperatures, state)
+    return Run(returns, ach, rates, temperatures, state)
 
 
 def episodes_to_readapt(
@@ -457,12 +509,7 @@ class NeuromodCartPoleTrainer(TuningTrainer):
             modulated = np.repeat([name == "modulated" for name in AGENT_NAMES], episodes)
             run = play(self.config, rows, per_row, modulated)
             runs = {
-                name: Run(
-                    run.returns[:, i * episodes : (i + 1) * episodes],
-                    run.acetylcholine[:, i * episodes : (i + 1) * episodes],
-                    run.temperature[:, i * episodes : (i + 1) * episodes],
-                    run.state,
-                )
+                name: run.rows(slice(i * episodes, (i + 1) * episodes))
                 for i, name in enumerate(AGENT_NAMES)
             }
             found = {
@@ -543,7 +590,7 @@ class LifelongPolicy:
                 agent,
                 self.params,
                 self.temperature.expand(rows),
-                self.generator,
+                ac.draw_noise(rows, self.params, 2, self.generator),
             )
         actions = actions.numpy()
         return (actions[0] if single else actions), state

@@ -12,6 +12,7 @@ from neurorl.neuromod.modulators import (
     dopamine,
     inverse_temperature,
     noradrenaline,
+    relative_gain,
     softmax,
     surprise,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "moments_step",
     "moments_variance",
     "noradrenaline",
+    "relative_gain",
     "softmax",
     "surprise",
 ]

@@ -46,3 +46,10 @@ def softmax(logits: np.ndarray, inverse_temperature: np.ndarray | float = 1.0) -
     scaled = scaled - scaled.max(axis=-1, keepdims=True)
     weights = np.exp(scaled)
     return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def relative_gain(signal: np.ndarray, baseline: np.ndarray, high: np.ndarray | float) -> np.ndarray:
+    """A signal against its own running mean, ``clip(signal / baseline, 1 / high, high)``: above
+    1 when the signal is higher than usual (e.g. ACh after a change of the world: Yu & Dayan's
+    unexpected uncertainty), below 1 when it is lower (a stable world), bounded by ``high``."""
+    return np.clip(signal / (baseline + EPSILON), 1.0 / high, high)
