@@ -212,6 +212,8 @@ def test_bad_eval_episodes(cli, small_run):
         ("stdp_rl_seeds", ["--paper", "0"], "--paper must be >= 1, got 0"),
         ("stdp_rl_seeds", ["--experiment", "cartpole-snn-stdpr"], "unknown experiment"),
         ("core_throughput", ["--threads", "1", "0"], "--threads must be >= 1, got [1, 0]"),
+        ("reproduce", ["hasegan2023"], "unknown paper 'hasegan2023'; did you mean 'hasegan2022'?"),
+        ("reproduce", ["akl2023", "--workers", "0"], "--workers must be >= 1, got 0"),
     ],
 )
 def test_bad_benchmark_input(tmp_path, script, args, fragment):
