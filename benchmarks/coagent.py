@@ -5,14 +5,16 @@ Every run is a real run folder (``neurorl train``'s runner: training, the test o
 checkpoint on 100 episodes from env seed 42, plots), one torch thread per run, ``--jobs``
 runs at a time. Training stops and keeps its policy on the experiment's own signals only:
 gridworld and MountainCar run their budget (500 and 100 episodes) and keep the best running
-training mean (gridworld) or the last policy (MountainCar); CartPole (2,000 episodes at
-most) validates the greedy policy every 80 episodes on 20 episodes from seeds of their own
-and stops once that mean reaches 495 (``train.checkpoint=last``: the validated policy is
-the one tested). The test is run once, at the end. Targets: gridworld mean episode length
-within 10% of the optimal policy's (value iteration, exact) after 500 episodes; CartPole
-test mean >= 475 on 4 of 5 seeds; MountainCar goal on >= 90% of the test episodes; episodes
-per second on CartPole against the ANN actor-critic and the companion code's 2.2 (measured
-on CartPole-v0, cap 200); 10 seeds of cartpole-coagent within 10 minutes on 2 cores.
+training mean (gridworld) or the policy with the best mean return on 20 validation episodes,
+validated after every iteration of 4 episodes (MountainCar); CartPole (2,000 episodes at
+most) validates the greedy policy every 80 episodes on 20 episodes and stops once that mean
+reaches 495 (``train.checkpoint=last``: the validated policy is the one tested). Validation
+episodes start from seeds of their own. The test is run once, at the end. Targets: gridworld
+mean episode length within 10% of the optimal policy's (value iteration, exact) after 500
+episodes; CartPole test mean >= 475 on 4 of 5 seeds; MountainCar goal on >= 90% of the test
+episodes; episodes per second on CartPole against the ANN actor-critic and the companion
+code's 2.2 (measured on CartPole-v0, cap 200); 10 seeds of cartpole-coagent within 10
+minutes on 2 cores.
 
     python benchmarks/coagent.py [--seeds 5] [--jobs 2] [--tasks gridworld cartpole mountaincar]
         [--variants coagent reparam ann-ac] [--compare | --options [OPTION ...]] [--out DIR]
@@ -67,7 +69,13 @@ OTHERS = {"cartpole": ("snn-dqn",)}
 # --options NAME: (label, experiment variant, overrides), the defaults among them
 OPTIONS = {
     "defaults": [("coagent (defaults)", "coagent", {}), ("reparam (defaults)", "reparam", {})],
-    "lif": [("coagent, LIF units (actor.unit=lif)", "coagent", {"actor.unit": "lif"})],
+    "lif": [
+        (
+            "coagent, LIF units (actor.unit=lif, a tenth of the Bernoulli unit's step)",
+            "coagent",
+            {"actor.unit": "lif"},
+        )
+    ],
     "reinforce": [
         (
             "coagent, pure REINFORCE (actor.unchosen=reinforce)",
@@ -90,12 +98,33 @@ OPTIONS = {
         )
     ],
 }
+# The LIF unit's step size against the task's Bernoulli one: its log-probability sums over
+# its 5 time steps and scales with 1 / escape temperature (CartPole, validation seed 100,
+# 960 episodes: 3e-4 collapsed onto one action, 3e-5 reached 500, 1e-5 was still at 52)
+LIF_STEP = 0.1
 FIGURES = ROOT / "docs" / "aenugu2020"
+# what each task's experiments score (the learning curves' y axis)
+SCORES = {
+    "gridworld": "running mean of the discounted return of 100 training episodes",
+    "cartpole": "running mean of the return of 100 training episodes",
+    "mountaincar": "mean return of the 20 validation episodes after each iteration",
+}
 
 
 def overrides_of(task: str, variant: str) -> dict[str, str]:
     """The benchmark's overrides of ``task-variant`` (none for the other agents)."""
     return OVERRIDES[task] if variant in VARIANTS else {}
+
+
+def option_overrides(task: str, extra: dict[str, str]) -> dict[str, str]:
+    """An option's overrides on ``task``; the LIF unit's step is ``LIF_STEP`` times the
+    task's Bernoulli one."""
+    if extra.get("actor.unit") != "lif":
+        return extra
+    from neurorl.experiments.coagent import TASKS
+
+    step = TASKS[task]["actor"]["learning_rate"] * LIF_STEP
+    return {**extra, "actor.learning_rate": f"{step:g}"}
 
 
 def train_one(task: str, variant: str, label: str, extra: dict, seed: int, out: str) -> dict:
@@ -140,8 +169,8 @@ def table(task: str, rows: list[dict], seeds: int) -> list[str]:
             f"is <= {1.1 * optimal:.2f}.",
             "",
             "| actor | test mean episode length, seeds 0.. | mean +- std | within 10% | "
-            "episodes/s |",
-            "|---|---|---|---|---|",
+            "episodes/s | env steps/s |",
+            "|---|---|---|---|---|---|",
         ]
         for variant in present(rows):
             runs = [r for r in rows if r["variant"] == variant]
@@ -149,7 +178,7 @@ def table(task: str, rows: list[dict], seeds: int) -> list[str]:
             passed = sum(length <= 1.1 * optimal for length in lengths)
             lines.append(
                 f"| {variant} | {seeds_line(lengths)} | {spread(lengths)} | {passed} of "
-                f"{len(runs)} | {speed(runs)} |"
+                f"{len(runs)} | {speed(runs)} | {step_rate(runs)} |"
             )
     elif task == "cartpole":
         lines += [
@@ -164,12 +193,10 @@ def table(task: str, rows: list[dict], seeds: int) -> list[str]:
             runs = [r for r in rows if r["variant"] == variant]
             means = [r["eval"]["mean_return"] for r in runs]
             episodes = ", ".join(str(r["train"]["episodes"]) for r in runs)
-            steps = sum(r["train"]["env_steps"] for r in runs)
-            wall = sum(r["train"]["wall_seconds"] for r in runs)
             lines.append(
                 f"| {variant} | {seeds_line(means)} | {spread(means)} | "
                 f"{sum(m >= 475 for m in means)} of {len(runs)} | {episodes} | {speed(runs)} | "
-                f"{steps / wall:.0f} |"
+                f"{step_rate(runs)} |"
             )
         lines += [
             "",
@@ -180,20 +207,24 @@ def table(task: str, rows: list[dict], seeds: int) -> list[str]:
         ]
     else:
         lines += [
-            "MountainCar-v0 (episode cap 5,000), 100 training episodes; test: 100 episodes "
-            "from env seed 42.",
+            "MountainCar-v0 (episode cap 5,000), 100 training episodes (25 iterations of 4), "
+            "the best validated policy kept; test: 100 episodes from env seed 42; target: "
+            "goal on >= 90% of them.",
             "",
-            "| actor | goal reached (fraction of test episodes) per seed | mean steps per "
-            "test episode per seed | mean steps +- std | episodes/s |",
-            "|---|---|---|---|---|",
+            "| actor | goal reached (fraction of test episodes) per seed | seeds >= 0.9 | mean "
+            "steps per test episode per seed | mean steps +- std | iteration kept per seed | "
+            "episodes/s |",
+            "|---|---|---|---|---|---|---|",
         ]
         for variant in present(rows):
             runs = [r for r in rows if r["variant"] == variant]
             goals = [r["eval"]["terminated_fraction"] for r in runs]
             lengths = [r["eval"]["mean_length"] for r in runs]
+            kept = ", ".join(str(r["eval"]["checkpoint_iteration"]) for r in runs)
             lines.append(
-                f"| {variant} | {seeds_line(goals, 2)} | {seeds_line(lengths, 0)} | "
-                f"{spread(lengths, 0)} | {speed(runs)} |"
+                f"| {variant} | {seeds_line(goals, 2)} | {sum(g >= 0.9 for g in goals)} of "
+                f"{len(runs)} | {seeds_line(lengths, 0)} | {spread(lengths, 0)} | {kept} | "
+                f"{speed(runs)} |"
             )
     return [*lines, ""]
 
@@ -208,6 +239,13 @@ def speed(runs: list[dict]) -> str:
     episodes = sum(r["train"]["episodes"] for r in runs)
     wall = sum(r["train"]["wall_seconds"] for r in runs)
     return f"{episodes / wall:.1f}"
+
+
+def step_rate(runs: list[dict]) -> str:
+    """Training env steps per second of wall time (validation included), over the runs."""
+    steps = sum(r["train"]["env_steps"] for r in runs)
+    wall = sum(r["train"]["wall_seconds"] for r in runs)
+    return f"{steps / wall:.0f}"
 
 
 def plot_curves(task: str, rows: list[dict], name: str) -> Path:
@@ -278,7 +316,11 @@ def main() -> None:
     for task in args.tasks:
         if args.options is not None:
             chosen = [OPTIONS[name] for name in args.options or OPTIONS]
-            variants[task] = {label: [v, extra] for runs in chosen for label, v, extra in runs}
+            variants[task] = {
+                label: [v, option_overrides(task, extra)]
+                for runs in chosen
+                for label, v, extra in runs
+            }
             continue
         others = OTHERS.get(task, ()) if args.compare else ()
         variants[task] = {v: [v, {}] for v in [*args.variants, *others]}
@@ -291,13 +333,17 @@ def main() -> None:
     load_before, started = os.getloadavg()[0], time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(train_one, *zip(*jobs, strict=True)))
-    seconds = time.perf_counter() - started
+    seconds, load_after = time.perf_counter() - started, os.getloadavg()[0]
     trained = [r["cpu_seconds"] for r in results if r["cpu_seconds"] is not None]
-    wall = f"- {len(results) - len(trained)} finished runs reused from `--out`"
+    reused = [r["train"]["wall_seconds"] for r in results if r["cpu_seconds"] is None]
+    wall = f"- {len(reused)} finished runs reused from `--out`"
+    if reused:
+        wall += f" (their training's own wall time: {sum(reused):.0f} s in all)"
     if trained:
         wall += (
             f"; {len(trained)} trained, {args.jobs} at a time, in {seconds:.0f} s of wall time "
-            f"(load average {load_before:.2f} at the start); their CPU time {sum(trained):.0f} "
+            f"(load average {load_before:.2f} at the start, {load_after:.2f} at the end); "
+            f"their CPU time {sum(trained):.0f} "
             f"s in all, {np.mean(trained):.0f} s per run (training, test and plots)"
         )
     for task in args.tasks:
@@ -319,7 +365,7 @@ def main() -> None:
                 plot_unit_learning(Path(coagent[0]["path"]) / "metrics.csv", units)
         body = [provenance(), wall, f"- seeds: 0..{args.seeds - 1}; runs in {out}", "", *lines]
         body += [
-            f"Learning curves (score: running mean of 100 training episodes): "
+            f"Learning curves (score: {SCORES[task]}; mean and min-max over seeds): "
             f"`{figure.relative_to(ROOT)}`.",
             "",
         ]

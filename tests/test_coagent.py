@@ -254,9 +254,19 @@ def test_cartpole_actors_improve_over_random(name, episodes):
 # --- resume and the CLI ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["gridworld-coagent", "gridworld-reparam"])
-def test_resumed_training_continues_exactly(name):
-    sets = {"train.episodes": "6", "train.num_envs": "2", "max_episode_steps": "40"}
+VALIDATED = {"train.validate_every": "2", "train.validation_episodes": "2"}
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("gridworld-coagent", {}),
+        ("gridworld-reparam", {}),
+        ("mountaincar-coagent", VALIDATED),  # its default score: the last validation
+    ],
+)
+def test_resumed_training_continues_exactly(name, extra):
+    sets = {"train.episodes": "6", "train.num_envs": "2", "max_episode_steps": "40", **extra}
     straight = trainer(name, **sets)
     rows = [straight.train_step() for _ in range(3)]
     first = trainer(name, **sets)
@@ -293,6 +303,11 @@ def test_lif_coagent_runs_through_the_cli(cli, tmp_path):
     [
         ("cartpole-coagent", "critic.order=1000", ["critic.order=1000", "GiB", "Fourier features"]),
         ("cartpole-coagent", "actor.population=100000000", ["coagent population", "GiB"]),
+        (
+            "mountaincar-reparam",
+            "actor.population_fields=1000000000",
+            ["reparam actor network [2000000000, 64, 3]", "GiB"],
+        ),
         ("cartpole-coagent", "obs_bounds=[]", ["unbounded in dims [1, 3]", "obs_bounds="]),
         ("cartpole-reparam", "actor.temperature_start=0", ["actor.temperature_start must be > 0"]),
         ("cartpole-reparam", "actor.temperature_end=-1", ["actor.temperature_end must be > 0"]),
@@ -302,12 +317,31 @@ def test_lif_coagent_runs_through_the_cli(cli, tmp_path):
             ["actor.escape_temperature must be > 0"],
         ),
         ("gridworld-coagent", "critic.kind=fourier", ["critic.kind=fourier does not fit"]),
+        ("gridworld-coagent", "train.score=validation", ["needs train.validate_every > 0"]),
     ],
 )
 def test_bad_input_is_one_line(cli, tmp_path, name, override, fragments):
     code, _, err = cli("train", name, "--quiet", "--out", tmp_path, "--set", override)
     assert_clean_error(code, err, *fragments)
     assert not any(tmp_path.iterdir())
+
+
+def test_validation_score_belongs_to_the_validated_parameters():
+    """With ``train.score=validation`` the score is the last validation's mean return and
+    ``params()`` (what best.pt keeps) the parameters it was measured on, not the ones
+    training has moved on to since."""
+    sets = {**VALIDATED, "train.score": "validation", "train.num_envs": "2"}
+    t = trainer("mountaincar-coagent", **sets, max_episode_steps="30")
+    assert t.score_key == "validation_return"
+    rows = []
+    for _ in range(3):
+        rows.append(t.train_step())
+        if len(rows) == 2:
+            moved = t.actor.vector()
+            assert not torch.equal(t.params(), moved)
+            assert rows[1]["validation_return"] == rows[0]["validation_return"]
+    torch.testing.assert_close(t.params(), t.actor.vector(), rtol=0, atol=0)
+    assert not torch.equal(t.params(), moved)
 
 
 def test_validation_stops_training_and_fills_every_row():

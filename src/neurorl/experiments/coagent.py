@@ -16,8 +16,10 @@ or a small neural TD(0) critic. Learning is online: after every env step the cri
 One iteration plays ``train.num_envs`` episodes in lockstep (a vector env, each env's first
 episode, from a start seed drawn for the iteration); every random draw comes from
 ``stream(seed, Streams.X, iteration)``, so a run resumed from a checkpoint continues exactly
-as an uninterrupted one. The score that picks best.pt is the mean return of the last 100
-training episodes.
+as an uninterrupted one. The score that picks best.pt is the mean (discounted) return of the
+last 100 training episodes, or with ``train.score=validation`` the mean return of the last
+validation, whose parameters ``params()`` then gives: validation runs the greedy policy on
+episodes from seeds of their own, so best.pt keeps the best validated policy.
 """
 
 from __future__ import annotations
@@ -154,9 +156,10 @@ class ACTrainConfig:
     validate_every: int = 0  # iterations between greedy validation runs (0: none)
     validation_episodes: int = 0
     checkpoint: Literal["best", "last"] = "best"
-    # what the score (the running mean over the last 100 training episodes) averages: the
-    # return, or the discounted return (where every episode ends with the same reward)
-    score: Literal["return", "discounted_return"] = "return"
+    # the score: the running mean over the last 100 training episodes of the return, or of
+    # the discounted return (where every episode ends with the same reward); or the mean
+    # return of the last validation ("validation", needs validate_every)
+    score: Literal["return", "discounted_return", "validation"] = "return"
 
     def __post_init__(self) -> None:
         require(self, "train", ("episodes", "num_envs"), lambda v: v >= 1, ">= 1")
@@ -165,6 +168,8 @@ class ACTrainConfig:
         require(self, "train", counts, lambda v: v >= 0, ">= 0")
         if self.validate_every and not self.validation_episodes:
             raise ValueError("train.validate_every needs train.validation_episodes > 0")
+        if self.score == "validation" and not self.validate_every:
+            raise ValueError("train.score=validation needs train.validate_every > 0")
 
 
 @dataclass(frozen=True)
@@ -202,18 +207,20 @@ class ActorCriticConfig:
             inputs = dims * per_dim
             if self.critic.kind == "fourier":
                 check_fourier_size(self.critic.order, dims, self.train.num_envs)
-        actor = self.actor
+        actor, actions = self.actor, int(action_space.n)
         if actor.kind == "coagent":
             sizes = [inputs, *actor.hidden, 1]
             steps = actor.steps if actor.unit == "lif" else 1
-            needed = network_bytes(
-                sizes, actor.population, int(action_space.n), self.train.num_envs, steps
-            )
+            needed = network_bytes(sizes, actor.population, actions, self.train.num_envs, steps)
             check_fits(
-                f"a coagent population of {actor.population} x {int(action_space.n)} modules "
-                f"{sizes}",
+                f"a coagent population of {actor.population} x {actions} modules {sizes}",
                 needed,
             )
+        else:
+            sizes = [inputs, *actor.hidden, actions]
+            weights = sum(i * o + o for i, o in itertools.pairwise(sizes))
+            # float32 weights, their gradients and Adam's two moments
+            check_fits(f"a {actor.kind} actor network {sizes}", 4 * 4 * weights)
 
 
 def bounds(config: ActorCriticConfig, space: gym.spaces.Box) -> tuple[Tensor, Tensor]:
@@ -465,6 +472,7 @@ class ActorCriticTrainer(Trainer):
         self.iteration = self.env_steps = self.episodes = 0
         self.recent: list[float] = []
         self.validation_return = float("nan")
+        self.validated = self.actor.vector()  # the parameters of the last validation
 
     def build_critic(self) -> Critic:
         c, train = self.config.critic, self.config.train
@@ -496,15 +504,12 @@ class ActorCriticTrainer(Trainer):
 
     @property
     def score_key(self) -> str:
-        return f"train_{self.config.train.score}_100"
+        score = self.config.train.score
+        return "validation_return" if score == "validation" else f"train_{score}_100"
 
     @property
     def keeps(self) -> Checkpoint:
         return self.config.train.checkpoint
-
-    @property
-    def keep_last(self) -> bool:
-        return self.keeps == "last"
 
     @property
     def budget(self) -> int:
@@ -525,7 +530,14 @@ class ActorCriticTrainer(Trainer):
         return len(self.recent) >= SCORE_WINDOW and np.mean(self.recent) >= train.stop_score
 
     def params(self) -> Tensor:
+        """The actor's parameters; with ``train.score=validation`` those of the last
+        validation, which its score belongs to."""
+        if self.config.train.score == "validation":
+            return self.validated
         return self.actor.vector()
+
+    def parameters_finite(self) -> bool:
+        return bool(torch.isfinite(self.actor.vector()).all())
 
     def train_step(self) -> dict[str, float]:
         train = self.config.train
@@ -572,7 +584,7 @@ class ActorCriticTrainer(Trainer):
             obs = next_obs
         self.iteration += 1
         self.episodes += train.num_envs
-        scores = returns if train.score == "return" else discounted
+        scores = discounted if train.score == "discounted_return" else returns
         self.recent = (self.recent + scores.tolist())[-SCORE_WINDOW:]
         row: dict[str, float] = {
             "iteration": self.iteration,
@@ -590,7 +602,8 @@ class ActorCriticTrainer(Trainer):
             due = (self.iteration - 1) % train.validate_every == 0
             if due or self.episodes >= self.budget:
                 seed = seed_of(stream(self.config.seed, Streams.VALIDATION, self.iteration))
-                returns, _ = self.evaluate(self.params(), train.validation_episodes, seed)
+                self.validated = self.actor.vector()
+                returns, _ = self.evaluate(self.validated, train.validation_episodes, seed)
                 self.validation_return = float(returns.mean())
             row["validation_return"] = self.validation_return
         return row
@@ -604,6 +617,7 @@ class ActorCriticTrainer(Trainer):
             "episodes": self.episodes,
             "recent": list(self.recent),
             "validation_return": self.validation_return,
+            "validated": self.validated,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -612,6 +626,7 @@ class ActorCriticTrainer(Trainer):
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]
         self.episodes, self.recent = state["episodes"], list(state["recent"])
         self.validation_return = state["validation_return"]
+        self.validated = state["validated"]
 
     # --- the trained policy --------------------------------------------------------------------
 
@@ -677,7 +692,7 @@ class ActorCriticTrainer(Trainer):
 # code: 1 on CartPole-v0's 200 steps), plays 16 episodes in lockstep with both step sizes at
 # 3e-4 (the code: one episode, 1e-3, dropping the actor's to 1e-5 once it balances) and
 # scales the inputs into [-1, 1] by the Fourier bounds; MountainCar plays 4 in lockstep and
-# keeps its last policy.
+# keeps the policy with the best mean return on 20 validation episodes after each iteration.
 # CartPole: the companion code's bounds of the Fourier basis (x, v, theta, omega)
 CARTPOLE_BOUNDS = (-3.0, 3.0, -10.0, 10.0, -np.pi / 2, np.pi / 2, -np.pi, np.pi)
 TASKS: dict[str, dict[str, Any]] = {
@@ -698,9 +713,16 @@ TASKS: dict[str, dict[str, Any]] = {
         "env_id": "MountainCar-v0",
         "max_episode_steps": 5000,
         "critic": CriticConfig(order=4, lam=0.5, learning_rate=0.01),
-        # the last policy: over 100 episodes the running mean's window never fills, and its
-        # early, short windows flatter the first policies
-        "train": ACTrainConfig(episodes=100, num_envs=4, checkpoint="last"),
+        # the best validated policy: over 100 episodes the running mean's window never
+        # fills (its early, short windows flatter the first policies), and a policy that
+        # reached the goal can fall apart in the last iterations
+        "train": ACTrainConfig(
+            episodes=100,
+            num_envs=4,
+            validate_every=1,
+            validation_episodes=20,
+            score="validation",
+        ),
         "actor": {
             "hidden": (5,),
             "learning_rate": 0.1,
