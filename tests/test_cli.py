@@ -3,8 +3,11 @@ import shutil
 from pathlib import Path
 
 import nir
+import numpy as np
 import yaml
 from conftest import SMALL, TINY, run_neurorl
+
+from neurorl.analysis.plots import seed_band
 
 RESULT_KEYS = ["mean_return", "std_return", "median_return", "episodes", "env_seed"]
 
@@ -251,3 +254,14 @@ def test_a_run_from_another_device_is_evaluated_plotted_and_exported_here(cli, s
     assert cli("plot", run, "--device", "cpu")[0] == 0
     assert cli("export", run, "--device", "cpu")[0] == 0
     assert "device: cuda:7" in config.read_text()  # the run's own record stays as it was
+
+
+def test_comparison_curves_run_to_the_longest_seed():
+    """A seed that stopped early holds its last score; the band reaches the longest seed."""
+    short = {"episodes": np.array([10.0, 20.0]), "score": np.array([1.0, 3.0])}
+    long = {"episodes": np.array([10.0, 50.0, 100.0]), "score": np.array([0.0, 2.0, 4.0])}
+    grid, values = seed_band([short, long], "score", points=11)
+    assert grid[-1] == 100.0
+    assert values.shape == (2, 11)
+    np.testing.assert_allclose(values[0, 3:], 3.0)  # from episode 30 on: its last score
+    np.testing.assert_allclose(values[1, [5, 10]], [2.0, 4.0])

@@ -54,15 +54,25 @@ def plot_run(run_dir: Path) -> list[Path]:
     return [save_figure(fig, out / "learning_curve.png")]
 
 
+def seed_band(
+    runs: list[dict[str, np.ndarray]], key: str, points: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(episodes [points], values [seeds, points])``: each run's ``key`` on a common grid
+    up to the longest run; a run that stopped earlier (e.g. on its validation) holds its last
+    value from there on."""
+    end = max(run["episodes"][-1] for run in runs)
+    grid = np.linspace(0, end, points)
+    return grid, np.stack([np.interp(grid, run["episodes"], run[key]) for run in runs])
+
+
 def plot_comparison(
     curves: dict[str, list[dict[str, np.ndarray]]], path: Path, key: str = "score"
 ) -> Path:
-    """Per experiment, the mean of ``key`` over seeds against episodes, with a min-max band."""
+    """Per experiment, the mean of ``key`` over seeds against episodes, with a min-max band
+    (:func:`seed_band`)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, runs in curves.items():
-        end = min(run["episodes"][-1] for run in runs)
-        grid = np.linspace(0, end, 200)
-        values = np.stack([np.interp(grid, run["episodes"], run[key]) for run in runs])
+        grid, values = seed_band(runs, key)
         ax.plot(grid, values.mean(0), label=f"{name} ({len(runs)} seeds)")
         ax.fill_between(grid, values.min(0), values.max(0), alpha=0.2)
     ax.set_xlabel("training episodes")
