@@ -43,7 +43,7 @@ from torch import Tensor
 
 from neurorl.config import require
 from neurorl.envs.bandits import SETTINGS, BanditSetting, VectorBandit
-from neurorl.experiments.common import EvalConfig, TuningTrainer
+from neurorl.experiments.common import EvalConfig, TuningConfig, TuningTrainer
 from neurorl.experiments.registry import Experiment, register
 from neurorl.learn import bandit_agents as agents
 from neurorl.learn.bandit_agents import BanditAgent
@@ -211,17 +211,6 @@ class AdaptiveConfig:
 
 
 @dataclass(frozen=True)
-class TuningConfig:
-    """The seeds that pick hyper-parameters (never the test's)."""
-
-    seeds: int = 50
-    first_seed: int = 100_000
-
-    def __post_init__(self) -> None:
-        require(self, "tuning", ["seeds"], lambda v: v >= 1, ">= 1")
-
-
-@dataclass(frozen=True)
 class BanditStudyConfig:
     seed: int = 0
     device: str = "cpu"
@@ -247,13 +236,7 @@ class BanditStudyConfig:
             raise ValueError(
                 f"window and workers must be >= 1, got {self.window} and {self.workers}"
             )
-        tuning = range(self.tuning.first_seed, self.tuning.first_seed + self.tuning.seeds)
-        test = range(self.eval.env_seed, self.eval.env_seed + self.eval.episodes)
-        if set(tuning) & set(test):
-            raise ValueError(
-                f"tuning seeds {tuning.start}..{tuning.stop - 1} and test seeds "
-                f"{test.start}..{test.stop - 1} must be disjoint"
-            )
+        self.tuning.check_apart_from(self.eval)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from neurorl.config import require
 from neurorl.experiments.trainer import Checkpoint, Trainer
 
 CheckpointRule = Literal["best", "last", "validated"]
@@ -31,6 +32,28 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.episodes < 1:
             raise ValueError(f"eval.episodes must be >= 1, got {self.episodes}")
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """The seeds that pick hyper-parameters: ``seeds`` of them from ``first_seed`` (never the
+    test's: :meth:`check_apart_from`)."""
+
+    seeds: int = 50
+    first_seed: int = 100_000
+
+    def __post_init__(self) -> None:
+        require(self, "tuning", ("seeds",), lambda v: v >= 1, ">= 1")
+
+    def check_apart_from(self, test: EvalConfig) -> None:
+        """ValueError where a tuning seed is also one of the test's env seeds."""
+        tuning = range(self.first_seed, self.first_seed + self.seeds)
+        seeds = range(test.env_seed, test.env_seed + test.episodes)
+        if set(tuning) & set(seeds):
+            raise ValueError(
+                f"tuning seeds {tuning.start}..{tuning.stop - 1} and test seeds "
+                f"{seeds.start}..{seeds.stop - 1} must be disjoint"
+            )
 
 
 def check_checkpoint_rule(rule: str, validate_every: int) -> None:

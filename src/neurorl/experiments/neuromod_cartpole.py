@@ -48,7 +48,7 @@ from torch import Tensor
 from neurorl.config import require
 from neurorl.core import configure_cpu
 from neurorl.envs.nonstationary import set_cartpole_physics
-from neurorl.experiments.common import EvalConfig, TuningTrainer
+from neurorl.experiments.common import EvalConfig, TuningConfig, TuningTrainer
 from neurorl.experiments.registry import Experiment, register
 from neurorl.learn import neuromod_actor_critic as ac
 from neurorl.learn.critics import FourierCritic, scale_to_unit
@@ -182,15 +182,6 @@ class ReadaptConfig:
 
 
 @dataclass(frozen=True)
-class TuningConfig:
-    seeds: int = 5
-    first_seed: int = 100_000
-
-    def __post_init__(self) -> None:
-        require(self, "tuning", ("seeds",), lambda v: v >= 1, ">= 1")
-
-
-@dataclass(frozen=True)
 class NeuromodCartPoleConfig:
     seed: int = 0
     device: str = "cpu"
@@ -198,7 +189,7 @@ class NeuromodCartPoleConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     readapt: ReadaptConfig = field(default_factory=ReadaptConfig)
-    tuning: TuningConfig = field(default_factory=TuningConfig)
+    tuning: TuningConfig = field(default_factory=lambda: TuningConfig(seeds=5))
     headline: AgentName = "modulated"  # whose returns evaluate gives
     # the test: both agents on eval.episodes seeds from eval.env_seed
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(episodes=20, env_seed=5000))
@@ -211,13 +202,7 @@ class NeuromodCartPoleConfig:
                 f"readapt.window ({self.readapt.window}) must fit in a block "
                 f"(world.episodes_per_block {self.world.episodes_per_block})"
             )
-        tuning = range(self.tuning.first_seed, self.tuning.first_seed + self.tuning.seeds)
-        test = range(self.eval.env_seed, self.eval.env_seed + self.eval.episodes)
-        if set(tuning) & set(test):
-            raise ValueError(
-                f"tuning seeds {tuning.start}..{tuning.stop - 1} and test seeds "
-                f"{test.start}..{test.stop - 1} must be disjoint"
-            )
+        self.tuning.check_apart_from(self.eval)
 
 
 # --- the world ------------------------------------------------------------------------------------
