@@ -9,7 +9,7 @@ from test_bad_input import assert_clean_error
 from neurorl.experiments.reproduce import REPRODUCTIONS, Reproduction, Row, Study
 
 SMALL = {"train.generations": "2", "es.population": "8", "train.episodes_per_member": "2"}
-SMALL |= {"eval.episodes": "5"}
+SMALL |= {"eval.episodes": "5", "train.snapshots": "[1, 5]"}
 TINY = Reproduction(
     title="A tiny paper",
     protocol="test: 5 episodes from env seed 42",
@@ -21,6 +21,8 @@ TINY = Reproduction(
         Row("evolved LIF network", "cartpole-snn-es", "test", "500", SMALL, {"eval.episodes": "3"}),
         Row("evolved LIF network", "cartpole-snn-es", "best_score", "-", SMALL),
         Row("evolved ReLU network", "cartpole-ann-es", "test", "-", SMALL),
+        Row("evolved LIF network", "cartpole-snn-es", "test", "-", SMALL, iteration=1),
+        Row("evolved LIF network", "cartpole-snn-es", "test", "-", SMALL, iteration=5),
     ),
     studies=(
         Study(
@@ -66,6 +68,11 @@ def test_reproduce_writes_the_table_and_reuses_its_runs(tiny, cli, tmp_path):
     results = [json.loads((run / "results.json").read_text()) for run in lif]
     assert test == [r["eval"]["mean_return"] for r in results]
     assert best == [r["train"]["best_score"] for r in results]
+    # the snapshot at iteration 1, tested after training; iteration 5 lies beyond 2 generations
+    assert all((run / "checkpoints" / "iteration-1.pt").is_file() for run in lif)
+    at_one = [r["eval"]["mean_return_at_iteration"]["1"] for r in results]
+    assert record["rows"][5]["values"] == at_one and record["rows"][6]["values"] == [None, None]
+    assert "| `cartpole-snn-es` | test at iteration 5 | - | not reached" in table
     study = record["studies"][0]["settings"]
     assert study["reference"]["points"] == [{"net.beta": "0.8"}, {"net.beta": "0.9"}]
     assert study["reference"]["values"][0] == [test[0]]

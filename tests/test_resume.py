@@ -23,6 +23,8 @@ BUDGET = [
     "eval.episodes=5",
     "--set",
     "train.stop_score=none",
+    "--set",
+    "train.snapshots=[2, 6]",  # one before the kill, one after the resume
     "--seed",
     "11",
 ]
@@ -77,3 +79,11 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     assert (run_dir / "metrics.csv").read_text() == (reference_dir / "metrics.csv").read_text()
     ours, theirs = (json.loads((d / "results.json").read_text()) for d in (run_dir, reference_dir))
     assert _without_wall(ours) == _without_wall(theirs)
+    assert set(ours["eval"]["mean_return_at_iteration"]) == {"2", "6"}
+    for name in ("iteration-2.pt", "iteration-6.pt"):
+        kept, reference_kept = (
+            torch.load(d / "checkpoints" / name, weights_only=True)
+            for d in (run_dir, reference_dir)
+        )
+        assert kept["iteration"] == int(name[10:-3])
+        assert torch.equal(kept["params"], reference_kept["params"])

@@ -60,8 +60,14 @@ class TrainConfig:
     # flatters the centre it picks); "validated", the centre with the highest mean over its
     # validation episodes (needs validate_every)
     checkpoint: CheckpointRule = "best"
+    # generations whose scored centre is also kept (checkpoints/iteration-N.pt) and tested
+    # after training with best.pt: the test mean along the run, e.g. the paper's ES at 100,
+    # 200, 400 and 800 of its 1,600 iterations (one beyond the run's end is never reached)
+    snapshots: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if any(n < 1 for n in self.snapshots):
+            raise ValueError(f"train.snapshots must be >= 1, got {list(self.snapshots)}")
         if self.generations < 1 or self.episodes_per_member < 1:
             raise ValueError("train.generations and train.episodes_per_member must be >= 1")
         if self.validation_episodes < 0 or self.validate_every < 0:
@@ -153,6 +159,10 @@ class EvolutionTrainer(Trainer):
     @property
     def keeps(self) -> Checkpoint:
         return "last" if self.config.train.checkpoint == "last" else "best"
+
+    @property
+    def snapshots(self) -> tuple[int, ...]:
+        return self.config.train.snapshots
 
     @property
     def budget(self) -> int:

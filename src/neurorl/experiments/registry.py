@@ -115,7 +115,11 @@ QUICK_TRAIN = dataclasses.replace(ARS_TRAIN, generations=80, member_max_steps=25
 # episodes (benchmarks/held_out_test.py).
 FAST_TRAIN = dataclasses.replace(QUICK_TRAIN, generations=200, member_max_steps=None)
 PAPER_TRAIN = TrainConfig(
-    generations=1600, episodes_per_member=5, stop_score=None, checkpoint="last"
+    generations=1600,
+    episodes_per_member=5,
+    stop_score=None,
+    checkpoint="last",
+    snapshots=(100, 200, 400, 800),
 )
 
 

@@ -55,6 +55,13 @@ class Row:
     paper: str  # the paper's figure on this measure, as it states it ("-": none)
     overrides: Mapping[str, str] = field(default_factory=dict)
     quick: Mapping[str, str] = field(default_factory=dict)  # more overrides under --quick
+    # measure "test" at this iteration's snapshot (the experiment's train.snapshots) instead
+    # of the kept policy; a run whose budget ends earlier has no value ("not reached")
+    iteration: int | None = None
+
+    @property
+    def measure_label(self) -> str:
+        return self.measure if self.iteration is None else f"test at iteration {self.iteration}"
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,17 @@ REPRODUCTIONS: dict[str, Reproduction] = {
                 "test",
                 "497.5 (490-500)",
                 quick={"train.generations": "20"},
+            ),
+            *(
+                Row(
+                    "the paper's ES (multiplicative, P 10)",
+                    "cartpole-snn-evol-paper",
+                    "test",
+                    "passes STDP-RL's 115.7 after 104-183" if iteration == 200 else "-",
+                    quick={"train.generations": "20"},
+                    iteration=iteration,
+                )
+                for iteration in (100, 200, 400, 800)
             ),
             Row(
                 "a modern ES (antithetic, ranks, Adam)",
@@ -296,7 +314,7 @@ def reproduce(
         "machine": machine(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "rows": [
-            {**dataclasses.asdict(row), "values": v}
+            {**dataclasses.asdict(row), "measure_label": row.measure_label, "values": v}
             for row, v in zip(paper.rows, values, strict=True)
         ],
         "studies": studies,
@@ -350,11 +368,16 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(config, default=as_dict))
 
 
-def _values(row: Row, paths: list[Path], settings: dict[str, str], seeds: int) -> list[float]:
-    """The row's measure for seeds 0..seeds-1."""
+def _values(
+    row: Row, paths: list[Path], settings: dict[str, str], seeds: int
+) -> list[float | None]:
+    """The row's measure for seeds 0..seeds-1 (None: a snapshot the run did not reach)."""
     experiment = get_experiment(row.experiment)
     if row.measure in ("test", "best_score"):
         results = [json.loads((path / "results.json").read_text()) for path in paths]
+        if row.iteration is not None:
+            key = str(row.iteration)
+            return [r["eval"].get("mean_return_at_iteration", {}).get(key) for r in results]
         if row.measure == "test":
             return [r["eval"]["mean_return"] for r in results]
         return [r["train"]["best_score"] for r in results]
@@ -411,12 +434,16 @@ def _table(paper: Reproduction, record: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for row in record["rows"]:
-        v = np.array(row["values"])
-        spread = f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}"
-        per_seed = ", ".join(f"{x:.1f}" for x in v)
+        v = np.array(row["values"], dtype=float)
+        reached = v[np.isfinite(v)]
+        spread = "not reached (a shorter budget)"
+        if len(reached):
+            sd = reached.std(ddof=1) if len(reached) > 1 else 0.0
+            spread = f"{reached.mean():.1f} ± {sd:.1f} ({len(reached)} seeds)"
+        per_seed = ", ".join("-" if np.isnan(x) else f"{x:.1f}" for x in v)
         lines.append(
-            f"| {row['label']} | `{row['experiment']}` | {row['measure']} | {row['paper']} | "
-            f"{spread} ({len(v)} seeds) | {per_seed} |"
+            f"| {row['label']} | `{row['experiment']}` | {row['measure_label']} | "
+            f"{row['paper']} | {spread} | {per_seed} |"
         )
     lines += [""]
     for study in record["studies"]:
@@ -483,10 +510,11 @@ def _plot(paper: Reproduction, values: list[list[float]], path: Path) -> None:
     from neurorl.analysis.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(values) + 1.5))
-    for i, v in enumerate(values):
+    for i, v in enumerate(np.array(row, dtype=float) for row in values):
         ax.scatter(v, [i] * len(v), s=14, alpha=0.7)
-        ax.plot([np.mean(v)] * 2, [i - 0.3, i + 0.3], color="black")
-    labels = [f"{row.label} ({row.measure})" for row in paper.rows]
+        if np.isfinite(v).any():
+            ax.plot([np.nanmean(v)] * 2, [i - 0.3, i + 0.3], color="black")
+    labels = [f"{row.label} ({row.measure_label})" for row in paper.rows]
     ax.set_yticks(range(len(values)), labels)
     ax.invert_yaxis()
     ax.set_xlabel("per seed (dots) and mean (bar)")

@@ -7,8 +7,9 @@ Run folder ``<out>/<experiment>/<YYYYmmdd-HHMMSS>-seed<k>/``::
     tensorboard/         TensorBoard event files of the same metrics
     checkpoints/         latest.pt (trainer state) and best.pt (the policy to test: the best
                          scored, or the last where the trainer ``keeps`` the last), written
-                         atomically
-    results.json         evaluation of the best policy on fixed test seeds
+                         atomically; iteration-N.pt: the trainer's ``snapshots``
+    results.json         evaluation of the best policy (and of the snapshots) on fixed test
+                         seeds
     plots/*.png          learning curve and the trainer's own plots of its policy
     policy.nir           the best spiking policy in NIR (spiking experiments only)
 
@@ -58,6 +59,9 @@ class Run:
     @property
     def best(self) -> Path:
         return self.path / "checkpoints" / "best.pt"
+
+    def snapshot(self, iteration: int) -> Path:
+        return self.path / "checkpoints" / f"iteration-{iteration}.pt"
 
     def make_trainer(self) -> Trainer:
         check_device(self.config.device, "eval, plot and export take --device, e.g. --device cpu")
@@ -236,6 +240,11 @@ def record(
             run.best,
             {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
         )
+    if trainer.iteration in trainer.snapshots:
+        save_checkpoint(
+            run.snapshot(trainer.iteration),
+            {"params": trainer.params(), "iteration": trainer.iteration, "score": score},
+        )
     _save_latest(run, trainer, best_score, wall_seconds)
     return best_score
 
@@ -247,6 +256,7 @@ class Member:
     def __init__(self, batch: Any, index: int) -> None:
         self.batch, self.index = batch, index
         self.score_key, self.keeps = batch.score_key, batch.keeps
+        self.snapshots = batch.snapshots
 
     @property
     def iteration(self) -> int:
@@ -374,9 +384,13 @@ def best_checkpoint(run: Run) -> dict:
     """best.pt: ``params`` (checked to be a tensor), ``iteration`` and ``score``."""
     if not run.best.exists():
         raise NeurorlError(f"run {run.path} has no best checkpoint yet (train it first)")
-    checkpoint = load_checkpoint(run.best, run.config.device)
+    return _policy_checkpoint(run.best, run.config.device)
+
+
+def _policy_checkpoint(path: Path, device: str) -> dict:
+    checkpoint = load_checkpoint(path, device)
     if not isinstance(checkpoint.get("params"), torch.Tensor):
-        raise NeurorlError(f"checkpoint {run.best} holds no policy parameters")
+        raise NeurorlError(f"checkpoint {path} holds no policy parameters")
     return checkpoint
 
 
@@ -399,12 +413,16 @@ def evaluate(
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     checkpoint = best_checkpoint(run)
-    params = checkpoint["params"]
-    if params.shape != trainer.params().shape:
-        raise NeurorlError(
-            f"checkpoint {run.best} does not match the run's network (shape {tuple(params.shape)})"
-        )
+    params = _matching(checkpoint["params"], trainer, run.best)
     returns, stats = trainer.evaluate(params, episodes, env_seed)
+    at_iteration = {}  # the snapshots' test means, by iteration
+    for iteration in trainer.snapshots:
+        if run.snapshot(iteration).exists():
+            snapshot = _policy_checkpoint(run.snapshot(iteration), run.config.device)
+            params = _matching(snapshot["params"], trainer, run.snapshot(iteration))
+            at_iteration[str(iteration)] = float(
+                np.mean(trainer.evaluate(params, episodes, env_seed)[0])
+            )
     results_file = run.path / "results.json"
     previous = _read_json(results_file)
     results = {
@@ -422,11 +440,20 @@ def evaluate(
             "checkpoint": f"best.pt (the {trainer.keeps} scored)",
             "checkpoint_iteration": checkpoint.get("iteration"),
             **stats,
+            **({"mean_return_at_iteration": at_iteration} if at_iteration else {}),
         },
         "train": train_info or previous.get("train", {}),
     }
     write_json(results_file, results)
     return results
+
+
+def _matching(params: torch.Tensor, trainer: Trainer, path: Path) -> torch.Tensor:
+    if params.shape != trainer.params().shape:
+        raise NeurorlError(
+            f"checkpoint {path} does not match the run's network (shape {tuple(params.shape)})"
+        )
+    return params
 
 
 def _read_json(path: Path) -> dict:

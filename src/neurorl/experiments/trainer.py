@@ -63,6 +63,13 @@ class Trainer(ABC):
         return "best"
 
     @property
+    def snapshots(self) -> tuple[int, ...]:
+        """Iterations whose scored parameters are also kept as
+        ``checkpoints/iteration-N.pt`` and tested with best.pt (a learning curve on the
+        test, read after training: nothing is selected on it)."""
+        return ()
+
+    @property
     @abstractmethod
     def budget(self) -> int:
         """The progress bar's total, in the trainer's own unit (generations, env steps)."""
