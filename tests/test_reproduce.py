@@ -1,12 +1,16 @@
 """``neurorl reproduce``: a paper's table in one command, on a tiny reproduction of its own."""
 
 import json
+import math
+import os
+import socket
 from pathlib import Path
 
 import pytest
 from test_bad_input import assert_clean_error
 
 from neurorl.experiments.reproduce import REPRODUCTIONS, Reproduction, Row, Study
+from neurorl.experiments.runner import MetricsLog, _save_latest, create_run, record
 
 SMALL = {"train.generations": "2", "es.population": "8", "train.episodes_per_member": "2"}
 SMALL |= {"eval.episodes": "5", "train.snapshots": "[1, 5]"}
@@ -135,3 +139,45 @@ def test_every_reproduction_row_resolves_and_its_config_is_json_data():
                 for _, point, requests in _study_requests(study, quick, 1):
                     config = resolve_config(get_experiment(study.experiment), requests[0].overrides)
                     assert all(str(flatten(config)[key]) == value for key, value in point.items())
+
+
+def _stopped_after_one_generation(out: Path) -> Path:
+    """A run of the tiny paper's LIF row, seed 0, that stopped after 1 of its 2 generations."""
+    run = create_run("cartpole-snn-es", {**SMALL, "seed": "0"}, out)
+    trainer = run.make_trainer()
+    _save_latest(run, trainer, -math.inf, 0.0)
+    log = MetricsLog(run, keep_rows=0)
+    record(run, trainer, log, trainer.train_step(), -math.inf, 0.0)
+    log.close()
+    return run.path
+
+
+def test_a_run_that_stopped_early_is_resumed_not_trained_again(tiny, cli, tmp_path):
+    stopped = _stopped_after_one_generation(tmp_path / "repro")
+    code, lines, err = cli("reproduce", "tiny2024", "--seeds", "1", "--out", tmp_path / "repro")
+    assert code == 0, err
+    assert "evolved LIF network 0: resuming" in err
+    record_ = json.loads((Path(lines[-1]) / "reproduction.json").read_text())
+    key = f"cartpole-snn-es {dict(sorted(SMALL.items()))}"
+    assert record_["runs"][key] == [str(stopped)]
+    assert not (stopped / "training.lock").exists()
+    code, lines, err = cli("train", "cartpole-snn-es", *_sets(SMALL), "--out", tmp_path / "fresh")
+    assert code == 0, err
+    fresh = Path(lines[-1])
+    assert (stopped / "metrics.csv").read_text() == (fresh / "metrics.csv").read_text()
+
+
+def test_a_run_in_training_is_not_trained_by_a_second_process(cli, tmp_path):
+    stopped = _stopped_after_one_generation(tmp_path)
+    (stopped / "training.lock").write_text(f"{socket.gethostname()}:{os.getpid()}\n")
+    code, _, err = cli("train", "--resume", stopped)
+    assert_clean_error(code, err, "is being trained by process", "training.lock")
+    assert len((stopped / "metrics.csv").read_text().splitlines()) == 2  # header + 1 row
+    (stopped / "training.lock").write_text(f"{socket.gethostname()}:{2**22 + 17}\n")  # gone
+    code, _, err = cli("train", "--resume", stopped, "--quiet")
+    assert code == 0, err
+    assert (stopped / "results.json").is_file() and not (stopped / "training.lock").exists()
+
+
+def _sets(overrides: dict[str, str]) -> list[str]:
+    return [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]

@@ -17,11 +17,13 @@ from neurorl.errors import NeurorlError
 from neurorl.experiments.checkpoint import atomic_write_text
 from neurorl.experiments.registry import get_experiment
 from neurorl.experiments.runner import (
+    Run,
     create_run,
     open_run,
     resolve_config,
     train,
     train_seeds,
+    training_owner,
 )
 from neurorl.learn.rollout import random_policy_returns
 
@@ -39,11 +41,27 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
     return None
 
 
+def find_unfinished_run(out: Path, name: str, config: Any) -> Run | None:
+    """A run of ``name`` under ``out`` with exactly this resolved config that stopped before
+    its end (a checkpoint to resume from, no results.json) and that no process trains now."""
+    for latest in sorted((out / name).glob(f"*-seed{config.seed}*/checkpoints/latest.pt")):
+        folder = latest.parent.parent
+        try:
+            run = open_run(folder)
+        except Exception:  # an unreadable folder is simply not resumed
+            continue
+        finished = (folder / "results.json").exists()
+        if run.config == config and not finished and training_owner(run) is None:
+            return run
+    return None
+
+
 def finished_runs(
     requests: list[RunRequest], out: Path, quiet: bool, cluster: Cluster = IN_PROCESS
 ) -> list[Path]:
     """A run folder per request: a finished run under ``out`` with exactly the request's
-    resolved config if there is one, else a new run, trained on ``cluster`` or in this
+    resolved config if there is one, else one that stopped early resumed (in this process),
+    else a new run, trained on ``cluster`` or in this
     process: the seeds of one config together as one batch where the experiment has one
     (``runner.train_seeds``), other runs one after another; requests with the same resolved
     config share one run. Unless ``quiet``, each label is announced on stderr with "training"
@@ -52,6 +70,7 @@ def finished_runs(
     batches: dict[str, list[int]] = {}  # runs to train in this process, by config but seed
     first: dict[str, int] = {}  # each distinct (experiment, config): its first request
     copies: dict[int, int] = {}  # a request whose run is an earlier request's: that index
+    resumes: dict[int, Run] = {}  # runs of the request's config that stopped early
     for index, request in enumerate(requests):
         experiment = get_experiment(request.name)
         config = resolve_config(experiment, request.overrides)
@@ -61,15 +80,18 @@ def finished_runs(
             paths.append(None)
             continue
         paths.append(find_finished_run(out, request.name, config))
+        unfinished = None if paths[-1] else find_unfinished_run(out, request.name, config)
+        if unfinished is not None:
+            resumes[index] = unfinished
         if not quiet:
-            print(
-                f"{request.label}: {'training' if paths[-1] is None else 'reusing'}",
-                file=sys.stderr,
-            )
-        if paths[-1] is None and cluster.in_process:
+            doing = "reusing" if paths[-1] else "resuming" if unfinished else "training"
+            print(f"{request.label}: {doing}", file=sys.stderr)
+        if paths[-1] is None and unfinished is None and cluster.in_process:
             batched = experiment.make_batch is not None
             key = repr((request.name, dataclasses.replace(config, seed=0))) if batched else index
             batches.setdefault(str(key), []).append(index)
+    for index, run in resumes.items():  # in this process, each alone
+        paths[index] = train(run, quiet, resume=True)
     for indices in batches.values():
         runs = [create_run(requests[i].name, requests[i].overrides, out) for i in indices]
         trained = train_seeds(runs, quiet) if len(runs) > 1 else [train(runs[0], quiet)]

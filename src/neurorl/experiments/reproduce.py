@@ -2,7 +2,8 @@
 
 A reproduction is a list of rows, each an experiment, the measure the paper reports for it
 and the paper's figure. Its runs are trained (or reused: a finished run under ``--out`` with
-exactly the same resolved config, as ``neurorl compare`` does) for seeds ``0..K-1``, in
+exactly the same resolved config, as ``neurorl compare`` does; or resumed: one that stopped
+early, e.g. when a long reproduction was interrupted) for seeds ``0..K-1``, in
 this process or on a Ray cluster; then ``<out>/reproduce/<paper>[-quick]/`` gets
 ``reproduction.md`` (the paper's figures beside neurorl's, per-seed values, the command, the
 commit, the machine), ``reproduction.json`` (the same numbers and every run's config) and

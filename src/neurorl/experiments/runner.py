@@ -18,11 +18,15 @@ The runner knows a trainer only through :class:`~neurorl.experiments.trainer.Tra
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import math
+import os
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +63,10 @@ class Run:
     @property
     def best(self) -> Path:
         return self.path / "checkpoints" / "best.pt"
+
+    @property
+    def lock(self) -> Path:
+        return self.path / "training.lock"
 
     def snapshot(self, iteration: int) -> Path:
         return self.path / "checkpoints" / f"iteration-{iteration}.pt"
@@ -179,8 +187,52 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
+def training_owner(run: Run) -> str | None:
+    """``host:pid`` of the process training ``run`` now, or None: no lock, or a lock left by
+    a process of this host that is gone (one of another host is taken as alive)."""
+    try:
+        owner = run.lock.read_text().strip()
+    except OSError:
+        return None
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+    return owner
+
+
+@contextlib.contextmanager
+def training_lock(runs: list[Run]) -> Iterator[None]:
+    """Held while this process trains ``runs``: another process that would train one of them
+    too (a second ``--resume``, a reproduction resuming it) stops with one line instead."""
+    taken: list[Path] = []
+    try:
+        for run in runs:
+            owner = training_owner(run)
+            if owner is not None:
+                raise NeurorlError(
+                    f"run {run.path} is being trained by process {owner} (its training.lock; "
+                    "remove that file if the process is gone)"
+                )
+            atomic_write_text(run.lock, f"{socket.gethostname()}:{os.getpid()}\n")
+            taken.append(run.lock)
+        yield
+    finally:
+        for lock in taken:
+            lock.unlink(missing_ok=True)
+
+
 def train(run: Run, quiet: bool, resume: bool = False) -> Path:
     """Train until the experiment's budget or stop criterion; then evaluate, plot, export."""
+    with training_lock([run]):
+        return _train(run, quiet, resume)
+
+
+def _train(run: Run, quiet: bool, resume: bool) -> Path:
     configure_cpu()
     trainer = run.make_trainer()
     best_score, wall_before = -math.inf, 0.0
@@ -284,6 +336,11 @@ def train_seeds(runs: list[Run], quiet: bool) -> list[Path]:
     folder is written as its own ``train`` writes it and resumes alone; the batch does not
     resume. A member that diverges stops (its last good checkpoint kept) and the others go
     on; its error is raised once they have finished."""
+    with training_lock(runs):
+        return _train_seeds(runs, quiet)
+
+
+def _train_seeds(runs: list[Run], quiet: bool) -> list[Path]:
     configure_cpu()
     experiment, config = runs[0].experiment, runs[0].config
     if experiment.make_batch is None:
