@@ -214,6 +214,9 @@ def test_bad_eval_episodes(cli, small_run):
         ("core_throughput", ["--threads", "1", "0"], "--threads must be >= 1, got [1, 0]"),
         ("reproduce", ["hasegan2023"], "unknown paper 'hasegan2023'; did you mean 'hasegan2022'?"),
         ("reproduce", ["akl2023", "--workers", "0"], "--workers must be >= 1, got 0"),
+        ("paper_es", ["--seeds", "0"], "--seeds must be >= 1, got 0"),
+        ("paper_es", ["--processes", "0"], "--processes must be >= 1, got 0"),
+        ("paper_es", ["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
     ],
 )
 def test_bad_benchmark_input(tmp_path, script, args, fragment):
