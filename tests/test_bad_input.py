@@ -215,6 +215,7 @@ def test_bad_eval_episodes(cli, small_run):
         ("reproduce", ["hasegan2023"], "unknown paper 'hasegan2023'; did you mean 'hasegan2022'?"),
         ("reproduce", ["akl2023", "--workers", "0"], "--workers must be >= 1, got 0"),
         ("paper_es", ["--seeds", "0"], "--seeds must be >= 1, got 0"),
+        ("es_seed_batch", ["--seeds", "1"], "--seeds must be >= 2, got 1"),
         ("paper_es", ["--processes", "0"], "--processes must be >= 1, got 0"),
         ("paper_es", ["--set", "es.popsize=8"], "unknown config key 'es.popsize'"),
     ],
@@ -225,7 +226,7 @@ def test_bad_benchmark_input(tmp_path, script, args, fragment):
     root = Path(__file__).resolve().parent.parent
     benchmarks_md = (root / "BENCHMARKS.md").read_text()
     out = tmp_path / "out"
-    no_out = ("cartpole_snn", "core_throughput", "held_out_test")
+    no_out = ("cartpole_snn", "core_throughput", "held_out_test", "es_seed_batch")
     out_flag = [] if script in no_out else ["--out", str(out)]
     finished = subprocess.run(
         [sys.executable, str(root / "benchmarks" / f"{script}.py"), *out_flag, *args],
