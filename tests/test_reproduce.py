@@ -77,6 +77,9 @@ def test_reproduce_writes_the_table_and_reuses_its_runs(tiny, cli, tmp_path):
     at_one = [r["eval"]["mean_return_at_iteration"]["1"] for r in results]
     assert record["rows"][5]["values"] == at_one and record["rows"][6]["values"] == [None, None]
     assert "| `cartpole-snn-es` | test at iteration 5 | - | not reached" in table
+    every_run = [json.loads((run / "results.json").read_text())["train"] for run in runs]
+    assert record["training_wall_seconds"] == round(sum(t["wall_seconds"] for t in every_run), 1)
+    assert f"the training of its {len(runs)} runs" in table
     study = record["studies"][0]["settings"]
     assert study["reference"]["points"] == [{"net.beta": "0.8"}, {"net.beta": "0.9"}]
     assert study["reference"]["values"][0] == [test[0]]

@@ -254,6 +254,7 @@ def reproduce(
 ) -> Path:
     """Train or reuse the runs of paper ``name``; write its folder (module docstring).
     ``seeds`` (default: the paper's) applies to every row and every study's grid point."""
+    started = time.perf_counter()
     paper = get_reproduction(name)
     if seeds is not None and seeds < 1:
         raise NeurorlError(f"--seeds must be >= 1, got {seeds}")
@@ -306,6 +307,8 @@ def reproduce(
             {**dataclasses.asdict(study), "seeds": n, "settings": settings, "quick": quick}
         )
     folder.mkdir(parents=True, exist_ok=True)
+    folders = {str(path) for group in runs.values() for path in group}
+    training = [json.loads((Path(f) / "results.json").read_text())["train"] for f in folders]
     record = {
         "paper": name,
         "quick": quick,
@@ -321,6 +324,9 @@ def reproduce(
         "studies": studies,
         "runs": {f"{k[0]} {dict(k[1])}": [str(p) for p in v] for k, v in runs.items()},
         "configs": configs,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        # each run's training as it recorded it (reused runs included; resumed ones summed)
+        "training_wall_seconds": round(sum(t.get("wall_seconds", 0.0) for t in training), 1),
     }
     write_json(folder / "reproduction.json", record)
     atomic_write_text(folder / "reproduction.md", _table(paper, record))
@@ -456,6 +462,10 @@ def _table(paper: Reproduction, record: dict) -> str:
         f"- commit: {record['commit']}",
         f"- machine: {record['machine']}",
         f"- date: {record['date']}",
+        f"- wall time: this command {record['wall_seconds']:.0f} s; the training of its "
+        f"{len({p for paths in record['runs'].values() for p in paths})} runs "
+        f"{record['training_wall_seconds']:.0f} s, summed as each run recorded it (reused "
+        "runs included, whenever and wherever they ran)",
         "- runs: " + "; ".join(f"{key}: {len(paths)}" for key, paths in record["runs"].items()),
         "",
     ]
