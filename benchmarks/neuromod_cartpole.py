@@ -11,16 +11,25 @@ and of the first episode after it; a Wilcoxon signed-rank test on the per-seed m
 to re-adapt (paired by seed). Figure: docs/lee2024/cartpole/.
 
     python benchmarks/neuromod_cartpole.py [--seeds 10] [--tuning-seeds 5] [--first-test-seed 5000]
+        [--set KEY=VALUE ...]  (e.g. world.reward_noise=0.1: its own section and figure folder)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import numpy as np
 import torch
-from report import ROOT, check_minimums, main_with_one_line_errors, provenance, write_section
+from report import (
+    ROOT,
+    check_experiments,
+    check_minimums,
+    main_with_one_line_errors,
+    provenance,
+    write_section,
+)
 
 from neurorl.cli import OneLineParser
 from neurorl.experiments.common import EvalConfig
@@ -31,7 +40,6 @@ from neurorl.experiments.neuromod_cartpole import (
     TuningConfig,
     switch_episodes,
 )
-from neurorl.experiments.registry import get_experiment
 
 DOCS = ROOT / "docs" / "lee2024" / "cartpole"
 
@@ -41,12 +49,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--tuning-seeds", type=int, default=5)
     parser.add_argument("--first-test-seed", type=int, default=5000)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     check_minimums(parser, args, seeds=2, tuning_seeds=1, first_test_seed=0)
+    _, (config,) = check_experiments(parser, ["cartpole-neuromod"], args.overrides)
     torch.set_num_threads(1)
     from scipy import stats as scipy_stats
 
-    config = get_experiment("cartpole-neuromod").default_config()
+    figures = (
+        DOCS / re.sub(r"[^A-Za-z0-9.]+", "-", "_".join(args.overrides)) if args.overrides else DOCS
+    )
     config = dataclasses.replace(
         config,
         eval=EvalConfig(episodes=args.seeds, env_seed=args.first_test_seed),
@@ -64,7 +76,7 @@ def main() -> None:
     study = trainer.study(params, args.seeds, args.first_test_seed)
     test_s = time.perf_counter() - started
     _, stats = trainer.evaluate(params, args.seeds, args.first_test_seed)
-    trainer.plots(DOCS, params)
+    trainer.plots(figures, params)
     world = config.world
     rows = [
         "| agent | switches | episodes to re-adapt: median (IQR) | never within the block | "
@@ -124,10 +136,12 @@ def main() -> None:
         + ".\n\n"
         f"Wall time: tuning {tuning_s:.0f} s (both grids, {args.tuning_seeds} seeds each, one "
         f"batch per agent); the test {test_s:.0f} s ({2 * args.seeds} lifelong runs, one batch). "
-        f"Figure: `docs/lee2024/cartpole/switches.png`.\n"
+        f"Figure: `{figures.relative_to(ROOT)}/switches.png`.\n"
     )
     print(text)
-    write_section("Neuromodulated spiking CartPole (Lee 2024)", provenance() + "\n\n" + text)
+    title = "Neuromodulated spiking CartPole (Lee 2024)"
+    title += f" ({', '.join(args.overrides)})" if args.overrides else ""
+    write_section(title, provenance() + "\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ Lee 2024's spiking extension): the batched world against the Gymnasium wrapper, 
 the update and NA on the noise, the gain rising after a change, rows independent of their
 batch, the re-adaptation count, learning, resume and bad input."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -180,11 +181,12 @@ def hyper_of(rows: int, **values: float) -> dict[str, np.ndarray]:
     return {key: np.full(rows, values.get(key, value)) for key, value in base.items()}
 
 
-def test_a_rows_numbers_do_not_depend_on_its_batch_mates():
-    config = NeuromodCartPoleConfig(
-        world=WorldConfig(episodes_per_block=3, blocks=2, max_episode_steps=60),
-        readapt=ReadaptConfig(window=2, level=50.0),
+@pytest.mark.parametrize("reward_noise", [0.0, 0.2])
+def test_a_rows_numbers_do_not_depend_on_its_batch_mates(reward_noise):
+    world = WorldConfig(
+        episodes_per_block=3, blocks=2, max_episode_steps=60, reward_noise=reward_noise
     )
+    config = NeuromodCartPoleConfig(world=world, readapt=ReadaptConfig(window=2, level=50.0))
     alone = play(config, np.array([7]), hyper_of(1), np.array([True]))
     hyper = hyper_of(3)
     hyper["rate"] = np.array([1.0, 0.5, 0.25])
@@ -195,6 +197,10 @@ def test_a_rows_numbers_do_not_depend_on_its_batch_mates():
     # the batch mates did play otherwise (the comparison is not vacuous)
     assert not np.array_equal(batch.rate[:, 0], batch.rate[:, 1])
     assert not np.array_equal(batch.returns[:, 1], batch.returns[:, 2])
+    if reward_noise:  # the noise reaches the learner: the same row learns otherwise without it
+        quiet = dataclasses.replace(config, world=dataclasses.replace(world, reward_noise=0.0))
+        calm = play(quiet, np.array([7]), hyper_of(1), np.array([True]))
+        assert not np.array_equal(calm.returns, alone.returns)
 
 
 def test_episodes_to_readapt_counts_to_the_first_window_at_the_level():
@@ -265,6 +271,7 @@ def test_study_runs_through_the_cli_and_resumes_exactly(cli, tmp_path):
         ("readapt.window=40", "readapt.window (40) must fit in a block"),
         ("tuning.first_seed=4998", "must be disjoint"),
         ("agent.fast=0", "agent.fast must be in (0, 1], got 0"),
+        ("world.reward_noise=-0.1", "world.reward_noise must be >= 0, got -0.1"),
         ("agent.scales=[1, 1, 0, 1]", "agent.scales must be 4 positive values"),
     ],
 )

@@ -26,9 +26,9 @@ How the study maps to the trainer contract (as ``bandit-neuromod``'s):
 - ``plots(folder, params)``: return around switches and the ACh, plasticity and NA traces.
 
 Rows: a seed's initial states come from ``np.random.default_rng([seed, episode])`` and its
-spike noise from ``stream(config.seed, Streams.SPIKES, seed, episode)``, the same for every
-row of that seed (both agents, every combination of a grid: common random numbers) and
-whatever other rows share the batch. Every row plays its own episode ``k`` in lockstep with
+spike noise from ``stream(config.seed, Streams.SPIKES, seed, episode)`` (its reward noise from
+``Streams.REWARD``), the same for every row of that seed (both agents, every combination of
+a grid: common random numbers) and whatever other rows share the batch. Every row plays its own episode ``k`` in lockstep with
 the others (all rows are in the same block).
 """
 
@@ -61,6 +61,7 @@ START_SPREAD = 0.05  # CartPole's initial state: U(-0.05, 0.05) per dim
 
 class Streams(IntEnum):
     SPIKES = 0  # a seed's spike noise, per episode
+    REWARD = 1  # a seed's reward noise, per episode
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ AGENTS: dict[AgentName, AgentSpec] = {
             "power": 0.0,
         },
         {
-            "rate": (0.18, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0),
+            "rate": (0.06, 0.09, 0.12, 0.18, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0),
             "temperature": (0.02, 0.025, 0.035, 0.05),
         },
         "the same network, fixed plasticity rate and action noise",
@@ -124,8 +125,13 @@ class WorldConfig:
     episodes_per_block: int = 25
     blocks: int = 4
     max_episode_steps: int = 500
+    # sd of Gaussian noise added to the agents' reward (-1 at a failure, else 0) at every
+    # step: an aleatoric part that a learner's fixed rate must average out (the returns
+    # that measure re-adaptation stay CartPole's)
+    reward_noise: float = 0.0
 
     def __post_init__(self) -> None:
+        require(self, "world", ("reward_noise",), lambda v: v >= 0, ">= 0")
         if self.parameter not in ("length", "gravity"):
             raise ValueError(
                 f"world.parameter must be 'length' or 'gravity', got {self.parameter!r}"
@@ -321,6 +327,16 @@ def play(
             ],
             dim=1,
         )  # [steps, R, width]: each row its seed's own stream
+        reward_noise = world.reward_noise * torch.stack(
+            [
+                torch.randn(
+                    world.max_episode_steps,
+                    generator=stream(config.seed, Streams.REWARD, int(seed), episode),
+                )
+                for seed in seeds
+            ],
+            dim=1,
+        )  # [steps, R]
         set_cartpole_physics(env, world.parameter, world.value(episode))
         env.reset(seed=episode)
         env.state = start_states(seeds, episode)
@@ -337,8 +353,9 @@ def play(
             next_phi = features(obs)
             live = torch.as_tensor(alive, dtype=torch.float32)
             failure = torch.as_tensor(terminated, dtype=torch.float32)
+            signal = -failure + reward_noise[t]  # what the agents learn from
             _, state = ac.learn(
-                phi, next_phi, -failure, failure, live, chosen, share, state, params, rate
+                phi, next_phi, signal, failure, live, chosen, share, state, params, rate
             )
             ach[episode] += alive * ac.acetylcholine_of(state)
             rates[episode] += alive * rate.numpy()
