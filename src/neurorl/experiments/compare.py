@@ -28,13 +28,23 @@ from neurorl.experiments.runner import (
 from neurorl.learn.rollout import random_policy_returns
 
 
+def finished(folder: Path) -> bool:
+    """Whether the run in ``folder`` trained to its end: its results.json holds the training
+    summary that only the end of training writes (``neurorl eval`` on a run that stopped
+    early writes a test without it)."""
+    try:
+        return bool(json.loads((folder / "results.json").read_text()).get("train"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
     """A finished run of ``name`` under ``out`` with exactly this resolved config, if any
     (not one whose config.yaml lacks keys: what it was trained with is not known)."""
     for results in sorted((out / name).glob(f"*-seed{config.seed}*/results.json")):
         try:
             run = open_run(results.parent)
-            if run.config == config:
+            if run.config == config and finished(results.parent):
                 return results.parent
         except Exception:  # an unreadable folder is simply not reused
             continue
@@ -43,15 +53,15 @@ def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
 
 def find_unfinished_run(out: Path, name: str, config: Any) -> Run | None:
     """A run of ``name`` under ``out`` with exactly this resolved config that stopped before
-    its end (a checkpoint to resume from, no results.json) and that no process trains now."""
+    its end (a checkpoint to resume from, not :func:`finished`) and that no process trains
+    now."""
     for latest in sorted((out / name).glob(f"*-seed{config.seed}*/checkpoints/latest.pt")):
         folder = latest.parent.parent
         try:
             run = open_run(folder)
         except Exception:  # an unreadable folder is simply not resumed
             continue
-        finished = (folder / "results.json").exists()
-        if run.config == config and not finished and training_owner(run) is None:
+        if run.config == config and not finished(folder) and training_owner(run) is None:
             return run
     return None
 

@@ -28,8 +28,8 @@ How the study maps to the trainer contract (as ``bandit-neuromod``'s):
 Rows: a seed's initial states come from ``np.random.default_rng([seed, episode])`` and its
 spike noise from ``stream(config.seed, Streams.SPIKES, seed, episode)`` (its reward noise from
 ``Streams.REWARD``), the same for every row of that seed (both agents, every combination of
-a grid: common random numbers) and whatever other rows share the batch. Every row plays its own episode ``k`` in lockstep with
-the others (all rows are in the same block).
+a grid: common random numbers) and whatever other rows share the batch. Every row plays its
+own episode ``k`` in lockstep with the others (all rows are in the same block).
 """
 
 from __future__ import annotations
