@@ -22,7 +22,9 @@ from neurorl.config import apply_overrides
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
 from neurorl.nets.cartpole_network import (
+    CartPoleNetwork,
     CompileMode,
+    PlasticWeights,
     build_network,
     initial_state,
     run_window,
@@ -32,13 +34,20 @@ NEURON_PLASTICITY_OFF, NEURON_STDP_RL = 3.8, 1.9  # simulated s per wall s (anch
 
 
 def windows_per_second(
-    population: int, batch: int, seconds: float, compile: CompileMode = "off"
+    population: int,
+    batch: int,
+    seconds: float,
+    compile: CompileMode = "off",
+    network: CartPoleNetwork | None = None,
+    weights: PlasticWeights | None = None,
 ) -> float:
     """Network windows (environment steps) per wall second, random CartPole-like inputs;
     ``compile``: the time step through ``torch.compile`` or as an AOTInductor package, or
-    the whole window through ``torch.compile`` (compiled before timing)."""
-    network = build_network(None, torch.Generator().manual_seed(0))
-    weights = network.init_weights(population, torch.Generator().manual_seed(1))
+    the whole window through ``torch.compile`` (compiled before timing); ``network`` and
+    ``weights`` (``[population, ...]``): a drawn network's by default."""
+    network = network or build_network(None, torch.Generator().manual_seed(0))
+    if weights is None:
+        weights = network.init_weights(population, torch.Generator().manual_seed(1))
     state = initial_state(network, population, batch)
     generator = torch.Generator().manual_seed(2)
     obs = 0.1 * torch.randn(population, batch, 4, generator=generator)

@@ -8,48 +8,23 @@ have a member dimension; its time step goes through ``torch.compile``, as a stac
 AOTInductor package) or, as an upper bound on the gain, of one connectivity (the same AOT
 step on a batch K times larger). Each figure: env steps (50-ms windows of one network) per
 wall second in this process, one torch thread, random CartPole-like inputs, after a warm-up
-(compilation) that is not timed.
+(compilation) that is not timed (``cartpole_snn.windows_per_second``).
 
     python benchmarks/es_seed_batch.py [--seeds 3] [--seconds 10]
 """
 
 from __future__ import annotations
 
-import time
-
 import torch
+from cartpole_snn import windows_per_second
 from report import check_minimums, provenance, write_section
 
 from neurorl.cli import OneLineParser
 from neurorl.core import configure_cpu
 from neurorl.experiments.registry import get_experiment
-from neurorl.nets.cartpole_network import (
-    CartPoleNetwork,
-    CompileMode,
-    PlasticWeights,
-    initial_state,
-    run_window,
-    stack_networks,
-)
+from neurorl.nets.cartpole_network import PlasticWeights, stack_networks
 
 ROWS = 55  # (P 10 members + the centre) x 5 episodes
-
-
-def env_steps_per_second(
-    network: CartPoleNetwork, weights: PlasticWeights, compile: CompileMode, seconds: float
-) -> float:
-    rows = len(weights.es_ea)
-    state = initial_state(network, rows, 1)
-    generator = torch.Generator().manual_seed(2)
-    for _ in range(3):  # compiles
-        obs = 0.1 * torch.randn(rows, 1, 4, generator=generator)
-        state = run_window(obs, state, network, weights, compile=compile).state
-    windows, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        obs = 0.1 * torch.randn(rows, 1, 4, generator=generator)
-        state = run_window(obs, state, network, weights, compile=compile).state
-        windows += 1
-    return windows * rows / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -63,12 +38,12 @@ def main() -> None:
     config = get_experiment("cartpole-snn-evol-paper").default_config()
     policies = [config.net.build(4, 2, seed) for seed in range(args.seeds)]
     weights = [p.weights(p.initial_parameters().expand(ROWS, -1)) for p in policies]
-    one = env_steps_per_second(policies[0].network, weights[0], "aot", args.seconds)
+    k, network = args.seeds, policies[0].network
+    one = windows_per_second(ROWS, 1, args.seconds, "aot", network, weights[0])
     all_weights = PlasticWeights(*(torch.cat(parts) for parts in zip(*weights, strict=True)))
-    same = env_steps_per_second(policies[0].network, all_weights, "aot", args.seconds)
+    same = windows_per_second(k * ROWS, 1, args.seconds, "aot", network, all_weights)
     stack = stack_networks([p.network for p in policies for _ in range(ROWS)])
-    stacked = env_steps_per_second(stack, all_weights, "step", args.seconds)
-    k = args.seeds
+    stacked = windows_per_second(k * ROWS, 1, args.seconds, "step", stack, all_weights)
     body = "\n".join(
         [
             provenance() + "; torch threads 1",
