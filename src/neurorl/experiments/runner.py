@@ -212,18 +212,33 @@ def training_lock(runs: list[Run]) -> Iterator[None]:
     taken: list[Path] = []
     try:
         for run in runs:
-            owner = training_owner(run)
-            if owner is not None:
-                raise NeurorlError(
-                    f"run {run.path} is being trained by process {owner} (its training.lock; "
-                    "remove that file if the process is gone)"
-                )
-            atomic_write_text(run.lock, f"{socket.gethostname()}:{os.getpid()}\n")
+            _take_lock(run)
             taken.append(run.lock)
         yield
     finally:
         for lock in taken:
             lock.unlink(missing_ok=True)
+
+
+def _take_lock(run: Run) -> None:
+    """Create ``run.lock`` (exclusively: of two processes at once, one gets it), replacing
+    one left by a process that is gone."""
+    for _ in range(2):
+        try:
+            descriptor = os.open(run.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = training_owner(run)
+            if owner is not None:
+                raise NeurorlError(
+                    f"run {run.path} is being trained by process {owner} (its training.lock; "
+                    "remove that file if the process is gone)"
+                ) from None
+            run.lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"{socket.gethostname()}:{os.getpid()}\n")
+        return
+    raise NeurorlError(f"could not take {run.lock}: another process took it first")
 
 
 def train(run: Run, quiet: bool, resume: bool = False) -> Path:
