@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,30 +39,30 @@ def finished(folder: Path) -> bool:
         return False
 
 
-def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
-    """A finished run of ``name`` under ``out`` with exactly this resolved config, if any
-    (not one whose config.yaml lacks keys: what it was trained with is not known)."""
-    for results in sorted((out / name).glob(f"*-seed{config.seed}*/results.json")):
+def _runs_with_config(out: Path, name: str, config: Any) -> Iterator[Run]:
+    """The runs of ``name`` under ``out`` with exactly this resolved config (not one whose
+    config.yaml lacks keys or cannot be read: what it was trained with is not known)."""
+    for folder in sorted((out / name).glob(f"*-seed{config.seed}*")):
         try:
-            run = open_run(results.parent)
-            if run.config == config and finished(results.parent):
-                return results.parent
+            run = open_run(folder)
         except Exception:  # an unreadable folder is simply not reused
             continue
-    return None
+        if run.config == config:
+            yield run
+
+
+def find_finished_run(out: Path, name: str, config: Any) -> Path | None:
+    """A :func:`finished` run of ``name`` under ``out`` with exactly this resolved config."""
+    return next((r.path for r in _runs_with_config(out, name, config) if finished(r.path)), None)
 
 
 def find_unfinished_run(out: Path, name: str, config: Any) -> Run | None:
     """A run of ``name`` under ``out`` with exactly this resolved config that stopped before
     its end (a checkpoint to resume from, not :func:`finished`) and that no process trains
     now."""
-    for latest in sorted((out / name).glob(f"*-seed{config.seed}*/checkpoints/latest.pt")):
-        folder = latest.parent.parent
-        try:
-            run = open_run(folder)
-        except Exception:  # an unreadable folder is simply not resumed
-            continue
-        if run.config == config and not finished(folder) and training_owner(run) is None:
+    for run in _runs_with_config(out, name, config):
+        resumable = run.latest.exists() and not finished(run.path)
+        if resumable and training_owner(run) is None:
             return run
     return None
 
