@@ -78,6 +78,7 @@ def test_reproduce_writes_the_table_and_reuses_its_runs(tiny, cli, tmp_path):
     assert record["rows"][5]["values"] == at_one and record["rows"][6]["values"] == [None, None]
     assert "| `cartpole-snn-es` | test at iteration 5 | - | not reached" in table
     every_run = [json.loads((run / "results.json").read_text())["train"] for run in runs]
+    assert [t["seeds_in_batch"] for t in every_run] == [1] * len(runs)  # ES: one seed a run
     assert record["training_wall_seconds"] == round(sum(t["wall_seconds"] for t in every_run), 1)
     assert f"the training of its {len(runs)} runs" in table
     study = record["studies"][0]["settings"]

@@ -1,6 +1,7 @@
 """STDP-RL over a batch of seeds: K networks stepped as one tensor program, each member's run
 the same as its seed's run alone, each with its own run folder."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,9 @@ def test_each_member_of_a_batch_of_seeds_is_its_seed_run_alone(cli, tmp_path):
                 assert torch.equal(a, b)
             else:
                 assert a == b
+    # the batch's elapsed time is shared: each run says how many seeds shared it
+    trained = [json.loads((run / "results.json").read_text())["train"] for run in (*batch, alone)]
+    assert [t["seeds_in_batch"] for t in trained] == [2, 2, 1]
     # a member's folder is an ordinary run: it evaluates (and resumes) alone
     code, lines, _ = cli("eval", batch[1], "--episodes", "2")
     assert code == 0 and "test mean return" in lines[0]

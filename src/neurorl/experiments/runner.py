@@ -397,7 +397,7 @@ def _train_seeds(runs: list[Run], quiet: bool) -> list[Path]:
             state = load_checkpoint(run.latest, config.device)
             trainer = run.make_trainer()
             trainer.load_state_dict(state["trainer"])
-            finish(run, trainer, state["wall_seconds"], state["best_score"])
+            finish(run, trainer, state["wall_seconds"], state["best_score"], len(runs))
     if errors:
         raise DivergedError(f"{len(errors)} of {len(runs)} seeds: " + "; ".join(errors.values()))
     return [run.path for run in runs]
@@ -418,8 +418,12 @@ def _save_latest(
     )
 
 
-def finish(run: Run, trainer: Trainer, wall_seconds: float, best_score: float) -> None:
-    """Evaluate the best policy, write results.json, plots and (if it has one) policy.nir."""
+def finish(
+    run: Run, trainer: Trainer, wall_seconds: float, best_score: float, seeds_in_batch: int = 1
+) -> None:
+    """Evaluate the best policy, write results.json, plots and (if it has one) policy.nir.
+    ``wall_seconds`` is the training's elapsed time; a batch of seeds (``seeds_in_batch``
+    runs trained as one program) shares it, so each run's share of the cost is the quotient."""
     evaluate(
         run,
         trainer=trainer,
@@ -428,6 +432,7 @@ def finish(run: Run, trainer: Trainer, wall_seconds: float, best_score: float) -
             "episodes": trainer.episodes,
             "iterations": trainer.iteration,
             "wall_seconds": round(wall_seconds, 3),
+            "seeds_in_batch": seeds_in_batch,
             "score": trainer.score_key,
             "best_score": best_score,
         },
