@@ -214,6 +214,8 @@ def test_bad_eval_episodes(cli, small_run):
         ("core_throughput", ["--threads", "1", "0"], "--threads must be >= 1, got [1, 0]"),
         ("reproduce", ["hasegan2023"], "unknown paper 'hasegan2023'; did you mean 'hasegan2022'?"),
         ("reproduce", ["akl2023", "--workers", "0"], "--workers must be >= 1, got 0"),
+        ("reproduce", ["hasegan2022", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+        ("reproduce", ["hasegan2022", "--reuse", "runs"], "--out and --reuse are two places"),
         ("paper_es", ["--seeds", "0"], "--seeds must be >= 1, got 0"),
         ("es_seed_batch", ["--seeds", "1"], "--seeds must be >= 2, got 1"),
         ("paper_es", ["--processes", "0"], "--processes must be >= 1, got 0"),
