@@ -84,8 +84,10 @@ def main() -> None:
         provenance(),
         f"- runs: {', '.join(folders)} (load average {load:.2f} when this command started)",
         "",
-        f"`neurorl train {EXPERIMENT} --seed S{sets}` for seeds 0-{args.seeds - 1}, "
-        f"{args.processes} at once. Test: 100 episodes from env seed 42 of the centre at each "
+        f"`neurorl train {EXPERIMENT} --seed S{sets}` for seeds 0-{args.seeds - 1}: each run "
+        f"read if finished, else resumed or trained here, {args.processes} at a time; its "
+        "training wall s as the run recorded it, summed over resumptions, whatever ran beside "
+        "it. Test: 100 episodes from env seed 42 of the centre at each "
         f"iteration, played once after training. The paper ({PAPER_EPISODES:,} episodes per "
         f"seed): {PAPER}; it passed STDP-RL's level (115.7) after 104-183 iterations.",
         "",
