@@ -31,9 +31,10 @@ from neurorl.experiments.reproduce import get_reproduction
 
 def run(paper: str, quick: bool, seeds: int | None, workers: int, out: Path, reuse: bool) -> str:
     load = os.getloadavg()[0]
-    command = ["reproduce", paper, "--out", str(out), "--quiet", "--workers", str(workers)]
-    command += ["--quick"] if quick else []
-    command += ["--seeds", str(seeds)] if seeds else []
+    flags = ["--workers", str(workers), *(["--quick"] if quick else [])]
+    flags += ["--seeds", str(seeds)] if seeds else []
+    command = ["reproduce", paper, "--out", str(out), "--quiet", *flags]
+    shown = f"neurorl reproduce {paper} {' '.join(flags)}"
     started = time.perf_counter()
     if neurorl(command) != 0:
         raise NeurorlError(f"neurorl {' '.join(command)} failed")
@@ -41,18 +42,17 @@ def run(paper: str, quick: bool, seeds: int | None, workers: int, out: Path, reu
     folder = out / "reproduce" / f"{paper}{'-quick' if quick else ''}"
     table = (folder / "reproduction.md").read_text()
     body = table.split("\n", 2)[2]  # without the page's title
-    flags = " ".join(command[5:])  # --workers N and what follows
     if reuse:
         training = json.loads((folder / "reproduction.json").read_text())["training_wall_seconds"]
         headline = (
-            f"`neurorl reproduce {paper} {flags}` over the runs in `{out}` (trained beforehand, "
+            f"`{shown}` over the runs in `{out}` (trained beforehand, "
             f"reused by config): the command **{wall:.0f} s**; its runs' training "
             f"**{training:.0f} s** ({training / 3600:.1f} core-hours), summed as each run "
             f"recorded it (load average {load:.2f} when the command started)."
         )
     else:
         headline = (
-            f"`neurorl reproduce {paper} {flags}` from an empty `--out` (every run trained): "
+            f"`{shown}` from an empty `--out` (every run trained): "
             f"**{wall:.0f} s** wall ({wall / 60:.1f} min; load average {load:.2f} at the start)."
         )
     return "\n".join(

@@ -241,3 +241,20 @@ def test_bad_benchmark_input(tmp_path, script, args, fragment):
     assert lines[0].startswith(f"{script}.py: error: ") and fragment in lines[0]
     assert not out.exists()
     assert (root / "BENCHMARKS.md").read_text() == benchmarks_md
+
+
+def test_reproduce_benchmark_refuses_a_missing_reuse_folder(tmp_path):
+    """``--reuse`` names runs trained beforehand: a folder that is not there is one line."""
+    root = Path(__file__).resolve().parent.parent
+    missing = tmp_path / "missing"
+    script = root / "benchmarks" / "reproduce.py"
+    finished = subprocess.run(
+        [sys.executable, str(script), "hasegan2022", "--reuse", str(missing)],
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 2
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith(f"reproduce.py: error: --reuse {missing}: no such folder")
+    assert not missing.exists()
