@@ -221,6 +221,18 @@ def test_spike_count_vote_random_tie_break():
     assert decided.tolist() == [1] and not undecided.any()
 
 
+def test_rows_that_share_a_generator_break_ties_as_that_generator_alone():
+    counts = torch.tensor([3, 0, 3, 1]).expand(30, 4)  # every row tied
+    alone = [
+        spike_count_vote(counts[:n], 4, generator=torch.Generator().manual_seed(s))[0]
+        for n, s in ((12, 1), (18, 2))
+    ]
+    first, second = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    together, _ = spike_count_vote(counts, 4, generator=[first] * 12 + [second] * 18)
+    assert torch.equal(together, torch.cat(alone))
+    assert not torch.equal(alone[0], alone[1][:12])  # two streams, not one
+
+
 def test_spike_count_vote_rejects_bad_arguments():
     with pytest.raises(ValueError):
         spike_count_vote(torch.zeros(2, 5), 2)

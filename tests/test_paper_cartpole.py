@@ -18,7 +18,12 @@ from neurorl.experiments.stdp_rl import (
     critic_reward,
     stdp_config,
 )
-from neurorl.learn.rollout import FirstEpisodes, random_policy_returns, run_episodes
+from neurorl.learn.rollout import (
+    FirstEpisodes,
+    random_policy_returns,
+    run_episode_groups,
+    run_episodes,
+)
 from neurorl.learn.stdp import stdp_init
 from neurorl.nets.cartpole_policy import MAX_WEIGHT_MV
 
@@ -303,11 +308,11 @@ def test_members_replay_the_starts_that_the_centre_fell_short_on(monkeypatch, tm
     }
     seeds_played = []
 
-    def recording(env_id, policy, params, episodes, seeds, *rest):
-        seeds_played.append(seeds)
-        return run_episodes(env_id, policy, params, episodes, seeds, *rest)
+    def recording(env_id, policy, groups):
+        seeds_played.append(groups[0].seed)
+        return run_episode_groups(env_id, policy, groups)
 
-    monkeypatch.setattr(evolution, "run_episodes", recording)
+    monkeypatch.setattr(evolution, "run_episode_groups", recording)
     trainer = _trainer("cartpole-ann-es", **replay)
     center = trainer.params()
     trainer.train_step()

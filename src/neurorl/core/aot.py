@@ -30,7 +30,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch import Tensor
 
-Dynamic = int | tuple["Dynamic", ...]
+Dynamic = int | str | tuple["Dynamic", ...]
 STALE_DAYS = 30.0
 _loaded: dict[str, Callable[..., Any]] = {}
 
@@ -44,7 +44,9 @@ def compile_ahead(
 ) -> Callable[..., Any]:
     """``fn(*args)`` as a cached AOTInductor package. ``args``: nested tuples (NamedTuples
     too) of tensors and constants; ``dynamic``: how many leading dims of each tensor take
-    any size, one int for a whole subtree or a tuple shaped like it (e.g. ``(2, (1, 0))``);
+    any size, one int for a whole subtree or a tuple shaped like it (e.g. ``(2, (1, 0))``):
+    the n-th leading dim of every tensor is one size; a name instead of an int: the first
+    dim only, a size of its own, shared by the tensors given that name;
     the other dims, the dtypes and the constants are those of ``args`` (the constants are
     compiled in); ``sources``: the files whose code ``fn`` runs (their bytes key the
     cache). The result takes arguments shaped like ``args`` (their tensors made contiguous,
@@ -88,9 +90,9 @@ def prune_cache(max_age_days: float = STALE_DAYS) -> list[Path]:
     return stale
 
 
-def _leaf_dims(dynamic: Dynamic, tree: Any) -> list[int]:
+def _leaf_dims(dynamic: Dynamic, tree: Any) -> list[int | str]:
     """``dynamic`` broadcast to every leaf of ``tree``, in ``pytree``'s order."""
-    if isinstance(dynamic, int):
+    if isinstance(dynamic, int | str):
         return [dynamic] * len(pytree.tree_leaves(tree))
     return [n for d, child in zip(dynamic, tree, strict=True) for n in _leaf_dims(d, child)]
 
@@ -128,6 +130,11 @@ def _rebuild(template: Any, tensors: Iterator[Tensor]) -> Any:
     return template
 
 
+def _leading(dims: int | str) -> int:
+    """How many leading dims a leaf's entry of ``dynamic`` makes dynamic."""
+    return 1 if isinstance(dims, str) else dims
+
+
 @functools.cache
 def _file_digest(path: str) -> bytes:
     """A source file's digest, read once per process (the code it runs was loaded once)."""
@@ -156,14 +163,14 @@ class _Graph:
     fn: Callable[..., Any]
     leaves: list
     spec: Any
-    dims: list[int]
+    dims: list[int | str]
 
     def key(self, sources: Sequence[str]) -> str:
         digest = hashlib.sha256()
         for source in (__file__, *sources):  # this module's wrapper is part of the graph
             digest.update(_file_digest(source))
         described = [
-            (str(x.dtype), x.device.type, x.dim(), tuple(x.shape[n:]), n)
+            (str(x.dtype), x.device.type, x.dim(), tuple(x.shape[_leading(n) :]), n)
             if isinstance(x, Tensor)
             else repr(x)
             for x, n in zip(self.leaves, self.dims, strict=True)
@@ -183,15 +190,16 @@ class _Graph:
     def build(self, path: Path) -> None:
         """Export with the dynamic dims on examples of size 2 (a size 1 would fix them) and
         package at ``path`` (written to a temporary file, then renamed)."""
-        names: dict[int, torch.export.Dim] = {}
+        names: dict[int | str, torch.export.Dim] = {}
         examples, shapes = [], []
         for x, n in zip(self.leaves, self.dims, strict=True):
             if not isinstance(x, Tensor):
                 continue
-            for d in range(n):
+            dims = [n] if isinstance(n, str) else list(range(n))
+            for d in dims:
                 names.setdefault(d, torch.export.Dim(f"batch{d}", min=1))
-            examples.append(x.new_zeros((2,) * n + tuple(x.shape[n:])))
-            shapes.append({d: names[d] for d in range(n)} or None)
+            examples.append(x.new_zeros((2,) * len(dims) + tuple(x.shape[len(dims) :])))
+            shapes.append({i: names[d] for i, d in enumerate(dims)} or None)
         program = torch.export.export(
             _Flat(self.fn, self.leaves, self.spec),
             tuple(examples),

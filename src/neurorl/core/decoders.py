@@ -6,6 +6,7 @@ a leading time dimension ``[T, ...]`` is reduced where stated.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -30,7 +31,8 @@ def spike_count_vote(
     undecided [...] bool)``; undecided = a tie for the most spikes, silence included (the
     paper's "unknown move"). On a tie, ``tie="random"`` draws uniformly among the tied
     actions with ``generator`` (or one generator per index of the first dimension, e.g. per
-    member of a batch of seeds); ``tie="first"`` takes the lowest tied index. Raises
+    member of a batch of seeds: consecutive indices that share a generator draw as one
+    ``generator`` would for them alone); ``tie="first"`` takes the lowest tied index. Raises
     ``ValueError`` when the neurons do not split into ``num_actions`` equal populations.
     """
     if counts.shape[-1] % num_actions:
@@ -44,8 +46,10 @@ def spike_count_vote(
     if tie == "first":
         return tied.to(torch.uint8).argmax(-1), undecided
     if tie == "random":
-        if isinstance(generator, Sequence):
-            noise = torch.stack([torch.rand(tied.shape[1:], generator=g) for g in generator])
+        if isinstance(generator, Sequence):  # consecutive indices of one generator: one draw
+            runs = [list(run) for _, run in itertools.groupby(generator, key=id)]
+            shape = tied.shape[1:]
+            noise = torch.cat([torch.rand(len(run), *shape, generator=run[0]) for run in runs])
         else:
             device = generator.device if generator is not None else None
             noise = torch.rand(tied.shape, generator=generator, device=device)

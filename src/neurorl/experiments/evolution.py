@@ -8,6 +8,7 @@ generation), so a run resumed from any checkpoint continues exactly as an uninte
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -23,9 +24,19 @@ from neurorl.errors import ConfigError
 from neurorl.experiments.common import CheckpointRule, EvalConfig, check_checkpoint_rule
 from neurorl.experiments.trainer import Checkpoint, Trainer
 from neurorl.learn.es import ESConfig, EvolutionStrategy
-from neurorl.learn.rollout import evaluate_policy, run_episodes
+from neurorl.learn.rollout import (
+    EpisodeGroup,
+    RolloutResult,
+    evaluate_policy,
+    run_episode_groups,
+    run_episodes,
+)
 from neurorl.nets.agents import PolicyAgent
-from neurorl.nets.cartpole_policy import PaperNetworkPolicy, PaperNetworkPolicyConfig
+from neurorl.nets.cartpole_policy import (
+    PaperNetworkPolicy,
+    PaperNetworkPolicyConfig,
+    stack_policies,
+)
 from neurorl.nets.policies import BatchedPolicy, MLPPolicyConfig
 from neurorl.streams import seed_of, stream
 
@@ -126,6 +137,16 @@ class Stream(IntEnum):
     REPLAY = 6  # which of the centre's failed starts the members replay
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One generation's episodes: the members' (``population`` rows of parameters, first)
+    and the centre's (from ``center_seeds``)."""
+
+    episodes: EpisodeGroup
+    population: int
+    center_seeds: list[int]
+
+
 class EvolutionTrainer(Trainer):
     """ES over the flat parameters of any batched policy; ``train_step`` = one generation."""
 
@@ -194,6 +215,14 @@ class EvolutionTrainer(Trainer):
         return bool(torch.isfinite(self.es.center).all())
 
     def train_step(self) -> dict[str, float]:
+        """One generation: its episodes (:meth:`generation`), then its update."""
+        planned = self.generation()
+        (result,) = run_episode_groups(self.config.env_id, self.policy, [planned.episodes])
+        return self.conclude(planned, result)
+
+    def generation(self) -> Generation:
+        """The next generation's members (asked of the ES) and the episodes they and the
+        centre play."""
         config, train, generation = self.config, self.config.train, self.iteration
         members = self.es.ask(stream(config.seed, Stream.MEMBERS, generation))
         population, episodes = len(members), train.episodes_per_member
@@ -217,15 +246,15 @@ class EvolutionTrainer(Trainer):
         if train.member_max_steps is not None:
             limits = [train.member_max_steps] * (population * episodes)
             limits += [self.env_time_limit] * center_episodes
-        result = run_episodes(
-            config.env_id,
-            self.policy,
-            params,
-            episodes,
-            seeds,
-            stream(config.seed, Stream.ROLLOUT, generation),
-            limits,
-        )
+        rollout = stream(config.seed, Stream.ROLLOUT, generation)
+        group = EpisodeGroup(params, episodes, seeds, rollout, limits)
+        return Generation(group, population, center_seeds)
+
+    def conclude(self, planned: Generation, result: RolloutResult) -> dict[str, float]:
+        """The ES's update from the returns of :meth:`generation`'s episodes (and the scored
+        centre's validation, where due); the generation's metrics row."""
+        config, train, generation = self.config, self.config.train, self.iteration
+        population, center_seeds = planned.population, planned.center_seeds
         member_returns = result.returns[:population]
         fitness = torch.as_tensor(member_returns.mean(1), dtype=torch.float32)
         self.scored_center = self.es.center.detach().clone()
@@ -326,3 +355,74 @@ class EvolutionTrainer(Trainer):
         self.scored_center = state["scored_center"]
         self.validated = state["validated"]
         self.failed_starts = list(state["failed_starts"])
+
+
+class EvolutionSeedBatch:
+    """The runs of one config with K seeds as one tensor program per env step (``neurorl
+    train NAME --seeds K``): K trainers, each with its own network, ES, environments and
+    random streams, whose generations' episodes run together (:func:`run_episode_groups`)
+    on a stack of their networks, each network running its own seed's rows. Each run's
+    numbers are those of its seed alone; the runs share only the tensors they are computed
+    in. ``advance`` plays one generation of every run still training (a run that reaches its
+    stop leaves the batch); the runner saves each run's folder from its ``member_*``. Needs
+    the paper network's policy (a stack of networks)."""
+
+    def __init__(self, config: EvolutionConfig, seeds: tuple[int, ...]) -> None:
+        if not isinstance(config.net, PaperNetworkPolicyConfig):
+            raise ConfigError("a batch of seeds of an evolution needs the paper network's policy")
+        self.config = config
+        self.trainers = [EvolutionTrainer(dataclasses.replace(config, seed=s)) for s in seeds]
+        self.policy = stack_policies([trainer.policy for trainer in self.trainers])
+        self.stopped = [False] * len(seeds)
+        first = self.trainers[0]
+        self.score_key, self.keeps, self.snapshots = first.score_key, first.keeps, first.snapshots
+        self.budget = first.budget
+
+    @property
+    def progress(self) -> int:
+        """Generations of the run furthest behind among those still training."""
+        training = self._training()
+        return min(self.trainers[k].iteration for k in training) if training else self.budget
+
+    def _training(self) -> list[int]:
+        return [
+            k
+            for k, trainer in enumerate(self.trainers)
+            if not (self.stopped[k] or trainer.finished())
+        ]
+
+    def finished(self) -> bool:
+        return not self._training()
+
+    def advance(self) -> list[tuple[int, dict[str, float]]]:
+        """One generation of every run still training: ``(run, metrics row)`` for each."""
+        training = self._training()
+        planned = [self.trainers[k].generation() for k in training]
+        rows = [0] * len(self.trainers)
+        for k, generation in zip(training, planned, strict=True):
+            rows[k] = generation.episodes.num_envs
+        results = run_episode_groups(
+            self.config.env_id,
+            self.policy.with_rows(rows),
+            [generation.episodes for generation in planned],
+        )
+        return [
+            (k, self.trainers[k].conclude(generation, result))
+            for k, generation, result in zip(training, planned, results, strict=True)
+        ]
+
+    def counters(self, k: int) -> tuple[int, int, int]:
+        """Run ``k``'s generations, env steps and episodes."""
+        trainer = self.trainers[k]
+        return trainer.iteration, trainer.env_steps, trainer.episodes
+
+    def stop(self, k: int) -> None:
+        """Run ``k`` trains no more (e.g. it diverged); the others go on."""
+        self.stopped[k] = True
+
+    def member_params(self, k: int) -> Tensor:
+        return self.trainers[k].params()
+
+    def member_state_dict(self, k: int) -> dict:
+        """Run ``k``'s trainer state, as the run of its seed alone saves it."""
+        return self.trainers[k].state_dict()

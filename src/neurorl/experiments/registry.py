@@ -16,6 +16,7 @@ from neurorl.errors import NeurorlError
 from neurorl.experiments.dqn import DQNConfig, DQNTrainConfig, DQNTrainer
 from neurorl.experiments.evolution import (
     EvolutionConfig,
+    EvolutionSeedBatch,
     EvolutionTrainer,
     PaperNetworkEvolutionConfig,
     TrainConfig,
@@ -283,6 +284,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "ES (antithetic, common starts, centred ranks, Adam)",
             _paper_evolution(MODERN_ES, MODERN_TRAIN),
             EvolutionTrainer,
+            EvolutionSeedBatch,
         ),
         Experiment(
             "cartpole-snn-evol-ars",
@@ -290,6 +292,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "episode from common starts, the best half of the pairs step)",
             _paper_evolution(ARS_ES, ARS_TRAIN),
             EvolutionTrainer,
+            EvolutionSeedBatch,
         ),
         Experiment(
             "cartpole-snn-evol-quick",
@@ -297,6 +300,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "episodes end at 250 steps and replay the centre's failed starts)",
             _paper_evolution(QUICK_ES, QUICK_TRAIN, network=QUICK_NETWORK),
             EvolutionTrainer,
+            EvolutionSeedBatch,
         ),
         Experiment(
             "cartpole-snn-evol-fast",
@@ -305,6 +309,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "8,000 episodes",
             _paper_evolution(QUICK_ES, FAST_TRAIN, network=QUICK_NETWORK),
             EvolutionTrainer,
+            EvolutionSeedBatch,
         ),
         Experiment(
             "cartpole-snn-stdprl-evol",
@@ -318,12 +323,14 @@ EXPERIMENTS: dict[str, Experiment] = {
             "Haşegan 2022 network, the paper's multiplicative ES (P 10, sigma 0.1, 1600 its)",
             _paper_evolution(PAPER_ES, PAPER_TRAIN),
             EvolutionTrainer,
+            EvolutionSeedBatch,
         ),
         Experiment(
             "cartpole-snn-evol-ea-em",
             "Haşegan 2022 network, only the 800 EA->EM weights evolved (modern ES)",
             _paper_evolution(MODERN_ES, MODERN_TRAIN, evolve="ea_em"),
             EvolutionTrainer,
+            EvolutionSeedBatch,
         ),
         Experiment(
             "cartpole-snn-stdprl",

@@ -317,8 +317,9 @@ def record(
 
 
 class Member:
-    """Member ``index`` of a batch of seeds (``batch.advance()``, ``member_params``,
-    ``member_state_dict``), seen as :func:`record` sees a trainer."""
+    """Member ``index`` of a batch of seeds (``batch.advance()``, ``counters``,
+    ``member_params``, ``member_state_dict``, ``stop``), seen as :func:`record` sees a
+    trainer."""
 
     def __init__(self, batch: Any, index: int) -> None:
         self.batch, self.index = batch, index
@@ -327,13 +328,15 @@ class Member:
 
     @property
     def iteration(self) -> int:
-        return self.batch.members[self.index].episodes
-
-    episodes = iteration
+        return self.batch.counters(self.index)[0]
 
     @property
     def env_steps(self) -> int:
-        return self.batch.env_steps
+        return self.batch.counters(self.index)[1]
+
+    @property
+    def episodes(self) -> int:
+        return self.batch.counters(self.index)[2]
 
     def params(self) -> torch.Tensor:
         return self.batch.member_params(self.index)
@@ -386,7 +389,7 @@ def _train_seeds(runs: list[Run], quiet: bool) -> list[Path]:
                     best[k] = record(runs[k], members[k], logs[k], metrics, best[k], wall)
                 except DivergedError as error:
                     errors[k] = str(error)
-                    batch.members[k].finished = True
+                    batch.stop(k)
             progress.update(batch.progress - progress.n)
     finally:
         progress.close()

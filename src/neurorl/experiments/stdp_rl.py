@@ -378,6 +378,15 @@ class STDPRLTrainer(Trainer):
         """Every member has finished (each at the end of an episode)."""
         return all(member.finished for member in self.members)
 
+    def counters(self, k: int) -> tuple[int, int, int]:
+        """Member ``k``'s iteration, env steps (the batch's clock) and episodes."""
+        episodes = self.members[k].episodes
+        return episodes, self.env_steps, episodes
+
+    def stop(self, k: int) -> None:
+        """Member ``k`` trains no more (e.g. it diverged); the others go on."""
+        self.members[k].finished = True
+
     # --- one window, one episode -------------------------------------------------------
 
     def train_step(self) -> dict[str, float]:

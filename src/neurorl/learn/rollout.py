@@ -94,6 +94,24 @@ class RolloutResult:
         return int(self.lengths.sum())
 
 
+@dataclass(frozen=True)
+class EpisodeGroup:
+    """The episodes of one set of parameter vectors ``params [P, D]``, ``episodes`` each:
+    their initial states (``seed``: one for all their envs, or one per (member, episode)
+    pair, member-major), the stream of the policy's own draws (``generator``) and each
+    pair's time limit in env steps (``step_limits``, in place of the env's own)."""
+
+    params: Tensor
+    episodes: int
+    seed: int | Sequence[int]
+    generator: torch.Generator
+    step_limits: Sequence[int] | None = None
+
+    @property
+    def num_envs(self) -> int:
+        return len(self.params) * self.episodes
+
+
 @torch.no_grad()
 def run_episodes(
     env_id: str,
@@ -107,52 +125,103 @@ def run_episodes(
     """One episode per (member, episode) pair of ``params [P, D]``, all stepped together;
     ``seed``: one for all envs, or one per pair (member-major, ``P * episodes`` of them);
     ``step_limits``: each pair's time limit in env steps, in place of the env's own."""
-    population = len(params)
-    num_envs = population * episodes
-    limits = None if step_limits is None else np.asarray(step_limits, dtype=np.int64)
-    if limits is not None and limits.shape != (num_envs,):
-        raise ValueError(f"{len(limits)} step limits for {num_envs} envs")
-    longest = None if limits is None else int(limits.max())
-    per_env_seeds = not isinstance(seed, int | np.integer)
-    if per_env_seeds:
-        env = FirstEpisodes(env_id, num_envs, None if limits is None else limits.tolist())
-    else:
-        env = make_vector_env(env_id, num_envs, longest)
+    group = EpisodeGroup(params, episodes, seed, generator, step_limits)
+    return run_episode_groups(env_id, policy, [group])[0]
+
+
+def _group_env(env_id: str, group: EpisodeGroup) -> FirstEpisodes | gym.vector.VectorEnv:
+    """The envs of one group: one seed per env, or one seed for a vector env of all."""
+    limits = group.step_limits
+    if limits is not None and len(limits) != group.num_envs:
+        raise ValueError(f"{len(limits)} step limits for {group.num_envs} envs")
+    if not isinstance(group.seed, int | np.integer):
+        return FirstEpisodes(env_id, group.num_envs, None if limits is None else list(limits))
+    return make_vector_env(env_id, group.num_envs, None if limits is None else int(max(limits)))
+
+
+@torch.no_grad()
+def run_episode_groups(
+    env_id: str, policy: BatchedPolicy, groups: Sequence[EpisodeGroup]
+) -> list[RolloutResult]:
+    """The episodes of several groups (e.g. several seeds' generations) as one tensor program
+    per env step: each group has its own envs and draws from its own ``generator`` (the
+    rows of one group act on consecutive rows of the policy, in order), so its result is
+    the one :func:`run_episodes` gives for it alone. ``policy`` runs the rows of all groups
+    one after the other (e.g. a stack of networks, each running its group's rows)."""
+    sizes = [group.num_envs for group in groups]
+    bounds = np.cumsum([0, *sizes])
+    num_envs = int(bounds[-1])
+    limits = np.concatenate(
+        [
+            np.full(n, np.iinfo(np.int64).max)
+            if group.step_limits is None
+            else np.asarray(group.step_limits, dtype=np.int64)
+            for group, n in zip(groups, sizes, strict=True)
+        ]
+    )
+    group_of_env = np.repeat(np.arange(len(groups)), sizes)
+    envs_of: list[FirstEpisodes | gym.vector.VectorEnv] = []
     try:
-        obs, _ = env.reset(seed=seed)
+        for group in groups:
+            envs_of.append(_group_env(env_id, group))
+        obs = np.concatenate(
+            [env.reset(seed=group.seed)[0] for env, group in zip(envs_of, groups, strict=True)]
+        )
         returns = np.zeros(num_envs)
         lengths = np.zeros(num_envs, dtype=np.int64)
         alive = np.ones(num_envs, dtype=bool)
         actions = np.zeros(num_envs, dtype=np.int64)
-        spikes = undecided = 0.0
-        rows = params.repeat_interleave(episodes, dim=0)  # one network per env
+        spikes, undecided = np.zeros(len(groups)), np.zeros(len(groups))
+        rows = torch.cat([g.params.repeat_interleave(g.episodes, dim=0) for g in groups])
         envs = np.arange(num_envs)  # the env of each row: finished episodes drop out
         state = policy.start(rows, 1)
+        device = rows.device
         while alive.any():
             if not alive[envs].all():
                 keep = np.flatnonzero(alive[envs])
-                index = torch.as_tensor(keep, device=params.device)
+                index = torch.as_tensor(keep, device=device)
                 rows, envs, state = rows[index], envs[keep], policy.select(state, index)
-            batch = torch.as_tensor(obs[envs], dtype=torch.float32, device=params.device)
+            batch = torch.as_tensor(obs[envs], dtype=torch.float32, device=device)
+            row_groups = group_of_env[envs]
+            generator: torch.Generator | list[torch.Generator] = (
+                groups[0].generator
+                if len(groups) == 1
+                else [groups[k].generator for k in row_groups]
+            )
             out, state = policy.act(batch[:, None], rows, state, generator)
-            spikes += float(out.spikes.sum())
-            undecided += float(out.undecided.sum())
+            # each group's rows are consecutive: its sums are its own run's
+            cut = np.searchsorted(row_groups, np.arange(len(groups) + 1)).tolist()
+            for k in np.unique(row_groups):
+                spikes[k] += float(out.spikes[cut[k] : cut[k + 1]].sum())
+                undecided[k] += float(out.undecided[cut[k] : cut[k + 1]].sum())
             actions[envs] = out.actions[:, 0].cpu().numpy()
-            obs, reward, terminated, truncated, _ = env.step(actions)
-            returns += np.where(alive, reward, 0.0)
-            lengths += alive
-            alive &= ~(terminated | truncated)
-            if limits is not None:
-                alive &= lengths < limits
+            for k, env in enumerate(envs_of):
+                if not alive[bounds[k] : bounds[k + 1]].any():
+                    continue
+                step = env.step(actions[bounds[k] : bounds[k + 1]])
+                obs[bounds[k] : bounds[k + 1]] = step[0]
+                reward, ended = step[1], step[2] | step[3]
+                live = alive[bounds[k] : bounds[k + 1]]
+                returns[bounds[k] : bounds[k + 1]] += np.where(live, reward, 0.0)
+                lengths[bounds[k] : bounds[k + 1]] += live
+                live &= ~ended
+            alive &= lengths < limits
     finally:
-        env.close()
-    decisions = max(int(lengths.sum()), 1)
-    return RolloutResult(
-        returns.reshape(population, episodes),
-        lengths.reshape(population, episodes),
-        spikes / decisions,
-        undecided / decisions,
-    )
+        for env in envs_of:
+            env.close()
+    results = []
+    for k, group in enumerate(groups):
+        part = slice(bounds[k], bounds[k + 1])
+        decisions = max(int(lengths[part].sum()), 1)
+        results.append(
+            RolloutResult(
+                returns[part].reshape(len(group.params), group.episodes),
+                lengths[part].reshape(len(group.params), group.episodes),
+                spikes[k] / decisions,
+                undecided[k] / decisions,
+            )
+        )
+    return results
 
 
 def evaluate_policy(

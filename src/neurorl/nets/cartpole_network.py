@@ -297,7 +297,9 @@ class NetworkState(NamedTuple):
     longest delay in steps), i.e. the spikes still in flight; input_bins ``[P, B, 4]`` long:
     the active ES neuron of each observation (-1: none yet); input_phase ``[P, B, 4]``
     float64: steps from the window start to that neuron's next spike; input_recent
-    ``[delay, P, B, 4]``: the active ES neurons' spikes in the last ``delay_ms`` (in flight).
+    ``[delay, P, B, 4]``: the active ES neurons' spikes in the last ``delay_ms`` (in flight);
+    network_index ``[P]`` long, for a stack of K networks run by any number of members: the
+    network each member runs (None: member k runs network k, or there is one network).
     """
 
     cells: CellState
@@ -305,6 +307,7 @@ class NetworkState(NamedTuple):
     input_bins: Tensor
     input_phase: Tensor
     input_recent: Tensor
+    network_index: Tensor | None = None
 
 
 class WindowOutput(NamedTuple):
@@ -364,24 +367,28 @@ class CartPoleNetwork:
         mask = self.connections[FEEDFORWARD[0]].mask
         return mask.shape[0] if mask.dim() == 3 else None
 
-    def _member_mask(self, name: str, population: int) -> Tensor:
-        """The synapse mask of ``name`` for each of ``population`` members ``[P, pre, post]``."""
-        mask = self.connections[name].mask
-        return mask.expand(population, -1, -1) if mask.dim() == 2 else mask
+    def member_tensor(self, tensor: Tensor, population: int, index: Tensor | None) -> Tensor:
+        """A connection's ``tensor`` ``[pre, post]``, or ``[K, pre, post]`` in a stack, for
+        each of ``population`` members ``[P, pre, post]`` (``index``: as
+        :attr:`NetworkState.network_index`)."""
+        if index is not None:
+            return tensor[index]
+        return tensor.expand(population, -1, -1) if tensor.dim() == 2 else tensor
 
-    def flatten(self, weights: PlasticWeights) -> Tensor:
+    def flatten(self, weights: PlasticWeights, index: Tensor | None = None) -> Tensor:
         """The weights of the existing plastic synapses, ``[P, 1000 + 800]``, ES->EA first
         (the in-degrees are fixed, so every member of a stack has as many)."""
         flat = []
         for w, name in zip(weights, FEEDFORWARD, strict=True):
-            flat.append(w[self._member_mask(name, len(w))].view(len(w), -1))
+            mask = self.member_tensor(self.connections[name].mask, len(w), index)
+            flat.append(w[mask].view(len(w), -1))
         return torch.cat(flat, dim=1)
 
-    def unflatten(self, flat: Tensor) -> PlasticWeights:
+    def unflatten(self, flat: Tensor, index: Tensor | None = None) -> PlasticWeights:
         """Inverse of :meth:`flatten`: ``[P, 1800] ->`` :class:`PlasticWeights`."""
         dense = []
         for name in FEEDFORWARD:
-            mask = self._member_mask(name, flat.shape[0])
+            mask = self.member_tensor(self.connections[name].mask, flat.shape[0], index)
             count = int(mask[0].sum())
             weight = flat.new_zeros(mask.shape)
             weight[mask] = flat[:, :count].reshape(-1)
@@ -537,8 +544,11 @@ def stack_networks(networks: list[CartPoleNetwork]) -> CartPoleNetwork:
     return dataclasses.replace(first, connections=connections, modules=modules)
 
 
-def initial_state(network: CartPoleNetwork, population: int, batch: int) -> NetworkState:
-    """All cells at rest, no spikes in flight, no input neuron active."""
+def initial_state(
+    network: CartPoleNetwork, population: int, batch: int, network_index: Tensor | None = None
+) -> NetworkState:
+    """All cells at rest, no spikes in flight, no input neuron active (``network_index``: see
+    :class:`NetworkState`)."""
     device = network.edges.device
     shape = (population, batch)
     n_obs = network.edges.shape[0]
@@ -550,6 +560,7 @@ def initial_state(network: CartPoleNetwork, population: int, batch: int) -> Netw
         input_bins=torch.full((*shape, n_obs), -1, dtype=torch.long, device=device),
         input_phase=torch.zeros(*shape, n_obs, dtype=torch.float64, device=device),
         input_recent=network.edges.new_zeros(soma, *shape, n_obs),
+        network_index=network_index,
     )
 
 
@@ -561,6 +572,7 @@ def select_members(state: NetworkState, members: Tensor) -> NetworkState:
         state.input_bins[members],
         state.input_phase[members],
         state.input_recent[:, members],
+        None if state.network_index is None else state.network_index[members],
     )
 
 
@@ -609,8 +621,10 @@ def _es_drive(
     index = torch.cat([previous, neuron], dim=-1)  # [P, B, 2 n_obs]
     rows_of = index.view(population, -1, 1).expand(-1, -1, weights.es_ea.shape[-1])
     ampa = weights.es_ea.gather(1, rows_of)
-    nmda = network.connections["ES->EA"].nmda
-    nmda = nmda.expand(population, -1, -1).gather(1, rows_of).view(*index.shape, -1)
+    nmda = network.member_tensor(
+        network.connections["ES->EA"].nmda, population, state.network_index
+    )
+    nmda = nmda.gather(1, rows_of).view(*index.shape, -1)
     sequential = config.sequential_ampa
     rows = torch.stack([_ampa_weights(ampa.view_as(nmda), sequential), nmda], dim=-2)
     return _feedforward_drive(torch.einsum("tpbk,pbkrn->tpbrn", arriving, rows), sequential)
@@ -623,6 +637,7 @@ class _LoopWeights(NamedTuple):
     modules: tuple[ModuleWeights, ...]
     starts: tuple[int, ...]  # where each module starts among the cells
     sequential_ampa: bool  # ampa_events == "sequential": AMPA columns hold log factors
+    layout: tuple[Tensor, Tensor] | None  # a stack's members by network (_stack_layout)
 
 
 def _substep(
@@ -653,11 +668,13 @@ def _substep(
     ):
         n_local, width = module.local.shape[-2:]
         n_inh = (width - module.slow.shape[-1]) // 2
-        local = _fixed_matmul(arriving[..., start : start + n_local], module.local, flat)
+        local = _fixed_matmul(
+            arriving[..., start : start + n_local], module.local, flat, weights.layout
+        )
         ampa += [e_drive[..., 0, :].reshape(flat), _ampa_drive(local[:, :n_inh], sequential)]
         nmda += [e_drive[..., 1, :].reshape(flat), local[:, n_inh : 2 * n_inh]]
         gaba.append(local[:, 2 * n_inh :])
-        gaba_slow.append(_fixed_matmul(slow.flatten(2), module.slow, flat))
+        gaba_slow.append(_fixed_matmul(slow.flatten(2), module.slow, flat, weights.layout))
     drive = conductance.SynapticDrive(
         *(
             torch.cat(parts, dim=-1).view(population, batch, -1)
@@ -667,12 +684,38 @@ def _substep(
     return conductance.step(drive, cells, params)
 
 
-def _fixed_matmul(x: Tensor, weight: Tensor, flat: tuple[int, int]) -> Tensor:
+def _fixed_matmul(
+    x: Tensor, weight: Tensor, flat: tuple[int, int], layout: tuple[Tensor, Tensor] | None
+) -> Tensor:
     """``x [P, B, n] @ weight``, flattened to ``flat`` rows: one matrix ``[n, m]`` shared by
-    all members, or one per member ``[P, n, m]`` (a stack of networks)."""
+    all members, one per member ``[P, n, m]`` (a stack of networks, member k network k), or
+    one per network ``[K, n, m]`` for members grouped by ``layout`` (:func:`_stack_layout`):
+    each network's members as one matrix product, not one product per member."""
     if weight.dim() == 2:
         return x.reshape(flat) @ weight
-    return torch.bmm(x, weight).reshape(flat)
+    if layout is None:
+        return torch.bmm(x, weight).reshape(flat)
+    slots, positions = layout
+    padded = torch.cat([x, x.new_zeros(1, *x.shape[1:])])[slots.T]  # [K, width, B, n]
+    product = torch.bmm(padded.flatten(1, 2), weight)  # [K, width B, m]
+    return product.view(-1, x.shape[1], weight.shape[-1])[positions].reshape(flat)
+
+
+def _stack_layout(network_index: Tensor, networks: int) -> tuple[Tensor, Tensor]:
+    """The members of each network of a stack, ``(slots [width, K], positions [P])``:
+    ``slots[:, k]`` lists the members that run network k (padded with P, a row of zeros;
+    width: the most members of one network), ``positions[p]`` is member p's place in
+    ``slots.T`` flattened."""
+    order = torch.argsort(network_index, stable=True)
+    counts = torch.bincount(network_index, minlength=networks)
+    width = max(int(counts.max()), 1)
+    grouped = network_index[order]
+    rank = torch.arange(len(order), device=order.device) - (counts.cumsum(0) - counts)[grouped]
+    slots = torch.full((networks, width), len(order), device=order.device)
+    slots[grouped, rank] = order
+    positions = torch.empty_like(order)
+    positions[order] = grouped * width + rank
+    return slots.T.contiguous(), positions
 
 
 @functools.cache
@@ -693,10 +736,11 @@ def _ahead_of_time_substep(
     a second to load from its cache in later processes), called like it (``example``: its
     arguments of a first call); looked up once per network (the lookup costs ~0.3 ms)."""
     if network not in _ahead_of_time_substeps:
+        layout = 0 if example[4].layout is None else ("width", 1)  # slots [width, K]; [P]
         _ahead_of_time_substeps[network] = compile_ahead(
             _substep,
             example,
-            dynamic=(2, 2, 2, 2, (1, 0, 0, 0), 0),  # P x B; the members' weights: P
+            dynamic=(2, 2, 2, 2, (1, 0, 0, 0, layout), 0),  # P x B; the members' weights: P
             sources=(__file__, conductance.__file__),
         )
     return _ahead_of_time_substeps[network]
@@ -768,10 +812,17 @@ def run_window(
     """
     config, s = network.config, network.slices
     population, batch = observations.shape[:2]
-    if network.members not in (None, population):
-        raise ValueError(f"a stack of {network.members} networks runs {network.members} members")
-    if network.members and compile == "aot":
-        raise ValueError("a stack of networks runs with compile 'off', 'step' or 'window'")
+    grouped = state.network_index is not None
+    if network.members not in (None, population) and not grouped:
+        raise ValueError(
+            f"a stack of {network.members} networks runs {network.members} members, or any "
+            "number with a network_index"
+        )
+    if network.members and compile == "aot" and not grouped:
+        raise ValueError(
+            "a stack of networks runs with compile 'off', 'step' or 'window', or 'aot' with a "
+            "network_index"
+        )
     steps, depth = config.steps, network.history_steps
     soma = config.delay_steps(config.delay_ms)
     low, high = (config.delay_steps(ms) for ms in config.slow_delay_ms)
@@ -788,13 +839,15 @@ def run_window(
         history = state.history.new_empty(population, batch, depth + steps, config.size(il))
         history[:, :, :depth] = state.history[..., cells[il]].permute(1, 2, 0, 3)
         slow_history.append(history)
-    ea_em_nmda = network.connections["EA->EM"].nmda.expand(population, -1, -1)
+    ea_em_nmda = network.connections["EA->EM"].nmda
+    ea_em_nmda = network.member_tensor(ea_em_nmda, population, state.network_index)
     sequential = config.sequential_ampa
     loop_weights = _LoopWeights(
         torch.cat([_ampa_weights(weights.ea_em, sequential), ea_em_nmda], dim=-1),
         network.modules,
         tuple(cells[e].start for e, _, _ in MODULES),
         sequential,
+        _stack_layout(state.network_index, network.members) if grouped else None,
     )
     loop_args = (
         loop_weights,
@@ -821,7 +874,12 @@ def run_window(
     counts = spikes[depth:, ..., cells["EM"]].sum(0)
     total = spikes[depth:].sum((0, -1)) + input_spikes.sum((0, -1))
     new_state = NetworkState(
-        cell_state, spikes[steps:].clone(), neuron, next_phase, input_spikes[steps - soma :]
+        cell_state,
+        spikes[steps:].clone(),
+        neuron,
+        next_phase,
+        input_spikes[steps - soma :],
+        state.network_index,
     )
     if not record:
         return WindowOutput(counts, total, new_state, None)

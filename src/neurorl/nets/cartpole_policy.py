@@ -13,6 +13,7 @@ is the EM half (LEFT, RIGHT) with more spikes, a tie or silence being an unknown
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -34,6 +35,7 @@ from neurorl.nets.cartpole_network import (
     initial_state,
     run_window,
     select_members,
+    stack_networks,
 )
 from neurorl.nets.policies import PolicyOutput
 
@@ -92,8 +94,10 @@ class PaperNetworkState(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class PaperNetworkPolicy:
-    """See the module docstring; ``initial`` holds the untrained plastic weights ``[1, ...]``;
-    ``record``: ``act`` also returns every time step's spikes (what a plasticity rule reads)."""
+    """See the module docstring; ``initial`` holds the untrained plastic weights ``[1, ...]``
+    (``[K, ...]`` for a stack of K networks, :func:`stack_policies`); ``record``: ``act`` also
+    returns every time step's spikes (what a plasticity rule reads); ``network_rows``, for a
+    stack: how many consecutive parameter vectors of ``start`` each network runs."""
 
     network: CartPoleNetwork
     initial: PlasticWeights
@@ -102,6 +106,7 @@ class PaperNetworkPolicy:
     tie: TieBreak = "random"
     compile: bool = False
     record: bool = False
+    network_rows: tuple[int, ...] | None = None
 
     @property
     def num_parameters(self) -> int:
@@ -117,20 +122,38 @@ class PaperNetworkPolicy:
     def _es_ea_count(self) -> int:
         return int(self.network.connections["ES->EA"].mask.sum())
 
+    def with_rows(self, rows: Sequence[int]) -> PaperNetworkPolicy:
+        """This stack, its network k running ``rows[k]`` consecutive parameter vectors."""
+        if self.network.members != len(rows):
+            raise ValueError(f"{len(rows)} row counts for a stack of {self.network.members}")
+        return dataclasses.replace(self, network_rows=tuple(rows))
+
+    def _network_index(self, population: int, device: torch.device) -> Tensor | None:
+        """Which network of a stack each of ``population`` rows runs (None: one network)."""
+        if self.network_rows is None:
+            return None
+        if sum(self.network_rows) != population:
+            raise ValueError(f"network_rows {self.network_rows} do not add up to {population}")
+        counts = torch.tensor(self.network_rows, device=device)
+        return torch.arange(len(counts), device=device).repeat_interleave(counts)
+
     def weights(self, params: Tensor) -> PlasticWeights:
         """Dense plastic weights ``[P, pre, post]`` in mV of parameter vectors ``[P, D]``."""
+        index = self._network_index(len(params), params.device)
         flat = (params.exp() if self.scale == "log" else params).clamp(0.0, MAX_WEIGHT_MV)
         if self.evolve == "ea_em":
-            fixed = self.network.flatten(self.initial)[:, : self._es_ea_count]
-            flat = torch.cat([fixed.to(flat).expand(len(flat), -1), flat], dim=1)
-        return self.network.unflatten(flat)
+            fixed = self.network.flatten(self.initial)[:, : self._es_ea_count].to(flat)
+            fixed = fixed[index] if index is not None else fixed.expand(len(flat), -1)
+            flat = torch.cat([fixed, flat], dim=1)
+        return self.network.unflatten(flat, index)
 
     def start(self, params: Tensor, batch: int) -> PaperNetworkState:
         """Every member's network at rest, and its dense weights, built once for the
         episodes that follow (``act`` uses them: ``params`` stay fixed until the next
         ``start``)."""
+        index = self._network_index(len(params), params.device)
         return PaperNetworkState(
-            initial_state(self.network, len(params), batch), self.weights(params)
+            initial_state(self.network, len(params), batch, index), self.weights(params)
         )
 
     def select(self, state: PaperNetworkState, members: Tensor) -> PaperNetworkState:
@@ -145,7 +168,8 @@ class PaperNetworkPolicy:
             return "off"
         if self.record:
             return "window"
-        return "aot" if device.type == "cpu" else "step"
+        one_per_member = self.network.members and self.network_rows is None  # no AOT package
+        return "step" if device.type != "cpu" or one_per_member else "aot"
 
     def act(
         self,
@@ -173,3 +197,18 @@ class PaperNetworkPolicy:
         raise NotExportableError(
             "the paper network (INTF7 cells with NMDA, AHP and delays) has no NIR equivalent"
         )
+
+
+def stack_policies(policies: Sequence[PaperNetworkPolicy]) -> PaperNetworkPolicy:
+    """K policies of one config but their connectivity (e.g. K seeds' networks) as one, which
+    runs any number of parameter vectors per network (:meth:`PaperNetworkPolicy.with_rows`);
+    each network's rows act as they would in their own policy."""
+    first = policies[0]
+    settings = ("evolve", "scale", "tie", "compile", "record", "network_rows")
+    if any(getattr(p, key) != getattr(first, key) for p in policies for key in settings):
+        raise ValueError("stacked policies must differ in their networks only")
+    initial = PlasticWeights(
+        *(torch.cat(parts) for parts in zip(*(p.initial for p in policies), strict=True))
+    )
+    network = stack_networks([p.network for p in policies])
+    return dataclasses.replace(first, network=network, initial=initial)
