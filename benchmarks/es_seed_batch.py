@@ -60,23 +60,24 @@ def generations(config: EvolutionConfig, seeds: range, count: int) -> tuple[floa
     as one batch (after one generation of each, not timed: the packages' builds and loads),
     and the env steps they played."""
     alone = [EvolutionTrainer(dataclasses.replace(config, seed=s)) for s in seeds]
-    rows = [[trainer.train_step() for trainer in alone]]
+    alone_rows = [[trainer.train_step()] for trainer in alone]
+    untimed_steps = sum(trainer.env_steps for trainer in alone)
     started = time.perf_counter()
-    for trainer in alone:
-        rows += [[trainer.train_step()] for _ in range(count)]
+    for trainer, rows in zip(alone, alone_rows, strict=True):
+        rows += [trainer.train_step() for _ in range(count)]
     sequential = time.perf_counter() - started
     batch = EvolutionSeedBatch(config, tuple(seeds))
-    batch_rows = [[metrics for _, metrics in batch.advance()]]
-    started = time.perf_counter()
-    for _ in range(count):
-        batch_rows.append([metrics for _, metrics in batch.advance()])
+    batch_rows: list[list[dict[str, float]]] = [[] for _ in seeds]
+    for generation in range(count + 1):
+        if generation == 1:
+            started = time.perf_counter()
+        for k, metrics in batch.advance():
+            batch_rows[k].append(metrics)
     together = time.perf_counter() - started
-    for k in range(len(alone)):  # the batch's runs are the runs alone
-        mine = [batch_rows[g][k] for g in range(count + 1)]
-        theirs = [rows[0][k]] + [rows[1 + k * count + g][0] for g in range(count)]
-        if mine != theirs:
-            raise RuntimeError(f"seed {seeds[k]}: the batch's metrics differ from its run alone")
-    steps = sum(t.env_steps for t in alone) - sum(row["env_steps"] for row in rows[0])
+    for seed, mine, theirs in zip(seeds, batch_rows, alone_rows, strict=True):
+        if mine != theirs:  # the batch's runs are the runs alone
+            raise RuntimeError(f"seed {seed}: the batch's metrics differ from its run alone")
+    steps = sum(trainer.env_steps for trainer in alone) - untimed_steps
     return sequential, together, steps
 
 

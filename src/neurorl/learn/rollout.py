@@ -14,6 +14,7 @@ finished env is not stepped again.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -149,8 +150,9 @@ def run_episode_groups(
     the one :func:`run_episodes` gives for it alone. ``policy`` runs the rows of all groups
     one after the other (e.g. a stack of networks, each running its group's rows)."""
     sizes = [group.num_envs for group in groups]
-    bounds = np.cumsum([0, *sizes])
-    num_envs = int(bounds[-1])
+    bounds = np.cumsum([0, *sizes]).tolist()
+    parts = [slice(start, stop) for start, stop in itertools.pairwise(bounds)]  # envs of each
+    num_envs = bounds[-1]
     limits = np.concatenate(
         [
             np.full(n, np.iinfo(np.int64).max)
@@ -195,23 +197,20 @@ def run_episode_groups(
                 spikes[k] += float(out.spikes[cut[k] : cut[k + 1]].sum())
                 undecided[k] += float(out.undecided[cut[k] : cut[k + 1]].sum())
             actions[envs] = out.actions[:, 0].cpu().numpy()
-            for k, env in enumerate(envs_of):
-                if not alive[bounds[k] : bounds[k + 1]].any():
+            for env, part in zip(envs_of, parts, strict=True):
+                live = alive[part]  # a view: ended episodes leave it in place
+                if not live.any():
                     continue
-                step = env.step(actions[bounds[k] : bounds[k + 1]])
-                obs[bounds[k] : bounds[k + 1]] = step[0]
-                reward, ended = step[1], step[2] | step[3]
-                live = alive[bounds[k] : bounds[k + 1]]
-                returns[bounds[k] : bounds[k + 1]] += np.where(live, reward, 0.0)
-                lengths[bounds[k] : bounds[k + 1]] += live
-                live &= ~ended
+                obs[part], reward, terminated, truncated, _ = env.step(actions[part])
+                returns[part] += np.where(live, reward, 0.0)
+                lengths[part] += live
+                live &= ~(terminated | truncated)
             alive &= lengths < limits
     finally:
         for env in envs_of:
             env.close()
     results = []
-    for k, group in enumerate(groups):
-        part = slice(bounds[k], bounds[k + 1])
+    for k, (group, part) in enumerate(zip(groups, parts, strict=True)):
         decisions = max(int(lengths[part].sum()), 1)
         results.append(
             RolloutResult(
