@@ -67,3 +67,20 @@ def _age(path: Path, days: float) -> None:
     """Set ``path``'s access and modification times ``days`` back."""
     then = time.time() - days * 86400.0
     os.utime(path, (then, then))
+
+
+def gather_rows(x: Tensor, slots: Tensor) -> Tensor:
+    return (x[slots] * 2.0).sum(0)
+
+
+def test_a_named_dynamic_dim_takes_sizes_of_its_own(tmp_path, monkeypatch):
+    """A leaf given a name in ``dynamic`` has a first dim of its own size, unrelated to the
+    leading dim of the other tensors (e.g. a stack's slots: width x networks)."""
+    monkeypatch.setenv("NEURORL_CACHE", str(tmp_path))
+    example = (torch.randn(2, 3), torch.zeros(2, 4, dtype=torch.long))
+    compiled = compile_ahead(gather_rows, example, dynamic=(1, "width"), sources=(__file__,))
+    generator = torch.Generator().manual_seed(0)
+    for rows, width in ((5, 1), (3, 6)):
+        x = torch.randn(rows, 3, generator=generator)
+        slots = torch.randint(rows, (width, 4), generator=generator)
+        torch.testing.assert_close(compiled(x, slots), gather_rows(x, slots))
